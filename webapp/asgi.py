@@ -1,0 +1,43 @@
+"""ASGI entry point: Django for HTTP, Channels for the websockets."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from webapp.api.consumers import RunwareConsumer  # noqa: E402
+from webapp.studio.consumers import GalleryConsumer, JobConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter(
+            [
+                # The Runware API authenticates with API keys, not cookies, and is used by
+                # non-browser clients without an Origin header: no origin check there.
+                path("v1", RunwareConsumer.as_asgi()),
+                path("v1/", RunwareConsumer.as_asgi()),
+                path(
+                    "ws/",
+                    AllowedHostsOriginValidator(
+                        AuthMiddlewareStack(
+                            URLRouter(
+                                [
+                                    path("jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
+                                    path("gallery/", GalleryConsumer.as_asgi()),
+                                ]
+                            )
+                        )
+                    ),
+                ),
+            ]
+        ),
+    }
+)

@@ -1,0 +1,78 @@
+"""Who may see and use what. Every view, consumer and API handler asks here, nowhere else.
+
+- A user sees their own jobs and images, and their teams' images that are shared with the team.
+- Only the owner or an admin of the image's team may delete it.
+- Models: users see enabled models open to all teams or to one of theirs; staff see everything.
+"""
+
+from django.db.models import Q
+
+from webapp.studio.models import Image, Job, Membership, ModelEntry, Team, Upload, Visibility
+
+
+def team_ids(user) -> list[int]:
+    if not user.is_authenticated:
+        return []
+    cached = getattr(user, "_stepwise_team_ids", None)
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+        user._stepwise_team_ids = cached
+    return cached
+
+
+def active_team(user) -> Team | None:
+    from webapp.studio.services import profile_for
+
+    profile = profile_for(user)
+    if profile.active_team_id and profile.active_team_id in team_ids(user):
+        return profile.active_team
+    first = Membership.objects.filter(user=user).select_related("team").order_by("team__name").first()
+    return first.team if first else None
+
+
+def is_team_admin(user, team_id) -> bool:
+    return Membership.objects.filter(user=user, team_id=team_id, role=Membership.Role.ADMIN).exists()
+
+
+def models_for(user):
+    if user.is_staff:
+        return ModelEntry.objects.all()
+    return ModelEntry.objects.filter(enabled=True).filter(
+        Q(teams__isnull=True) | Q(teams__in=team_ids(user))
+    ).distinct()
+
+
+def default_model_for(user) -> ModelEntry | None:
+    visible = models_for(user).filter(enabled=True)
+    return visible.filter(is_default=True).first() or visible.first()
+
+
+def images_visible_to(user):
+    if not user.is_authenticated:
+        return Image.objects.none()
+    return Image.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))
+
+
+def jobs_visible_to(user):
+    if not user.is_authenticated:
+        return Job.objects.none()
+    return Job.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))
+
+
+def can_view_job(user, job: Job) -> bool:
+    return job.owner_id == user.id or (
+        job.visibility == Visibility.TEAM and job.team_id is not None and job.team_id in team_ids(user)
+    )
+
+
+def can_delete_image(user, image: Image) -> bool:
+    return image.owner_id == user.id or (image.team_id is not None and is_team_admin(user, image.team_id))
+
+
+def source_image_for(user, image_id):
+    """The stored file behind an image id this user may use as a source, or None."""
+    image = images_visible_to(user).filter(id=image_id).first()
+    if image is not None:
+        return image.file
+    upload = Upload.objects.filter(id=image_id, owner=user).first()
+    return upload.file if upload is not None else None

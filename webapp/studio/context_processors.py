@@ -1,0 +1,2 @@
+def studio(request):
+    return {}

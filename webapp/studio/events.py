@@ -1,0 +1,123 @@
+"""Notifications over the channel layer. They only notify: the database stays the record of state.
+
+Every send is best effort. A channel-layer hiccup is logged and swallowed, because a missed
+notification is repaired by the snapshot a client gets on (re)connect, while an exception here
+could kill a running generation.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db.models import Q
+from django.urls import reverse
+
+from generation.architectures import phase_for_step
+
+logger = logging.getLogger("stepwise.events")
+
+
+def job_group(job_id) -> str:
+    return f"job-{job_id}"
+
+
+def team_group(team_id) -> str:
+    return f"team-{team_id}"
+
+
+def user_group(user_id) -> str:
+    return f"user-{user_id}"
+
+
+def send(group: str, message: dict) -> bool:
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+        return True
+    except Exception:
+        logger.warning("Could not publish to %s", group, exc_info=True)
+        return False
+
+
+def queue_position(job) -> int | None:
+    from webapp.studio.models import Job
+
+    if job.status != Job.Status.QUEUED:
+        return None
+    ahead = Job.objects.filter(status=Job.Status.QUEUED).filter(
+        Q(priority__gt=job.priority) | Q(priority=job.priority, queued_at__lt=job.queued_at)
+    )
+    return ahead.count() + 1
+
+
+def image_summary(image) -> dict:
+    return {
+        "id": str(image.id),
+        "url": reverse("image_file", args=[image.id]),
+        "thumbUrl": reverse("image_thumb", args=[image.id]),
+        "pageUrl": reverse("image_detail", args=[image.id]),
+        "seed": image.seed,
+        "width": image.width,
+        "height": image.height,
+        "index": image.index,
+    }
+
+
+def phase(job, step: int) -> dict:
+    """The product document's phase for this step, by its place in the full schedule."""
+    first_step = job.request.get("steps", job.total_steps) - job.total_steps + 1
+    name, description = phase_for_step(first_step + max(step, 1) - 1)
+    return {"name": name, "description": description}
+
+
+def job_snapshot(job) -> dict:
+    import base64
+
+    preview = None
+    if job.preview and not job.is_finished:
+        preview = "data:image/jpeg;base64," + base64.b64encode(bytes(job.preview)).decode()
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "taskType": job.task_type,
+        "step": job.step,
+        "totalSteps": job.total_steps,
+        "requestedSteps": job.request.get("steps"),
+        "imagesDone": job.images_done,
+        "numberResults": job.number_results,
+        "queuePosition": queue_position(job),
+        "phase": phase(job, job.step),
+        "error": job.error,
+        "cancelRequested": job.cancel_requested,
+        "queuedAt": job.queued_at.isoformat() if job.queued_at else None,
+        "startedAt": job.started_at.isoformat() if job.started_at else None,
+        "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
+        "previewDataURI": preview,
+        "images": [image_summary(image) for image in job.images.all().order_by("index")],
+    }
+
+
+def broadcast_job(job_id) -> None:
+    """Tell a job's watchers its new state; tell its team's galleries about new images."""
+    from webapp.studio.models import Job, Visibility
+
+    job = Job.objects.filter(id=job_id).first()
+    if job is None:
+        return
+    snapshot = job_snapshot(job)
+    send(job_group(job.id), {"type": "job.update", "job": snapshot})
+    send(user_group(job.owner_id), {"type": "job.update", "job": snapshot})
+    if job.status == Job.Status.SUCCEEDED and job.team_id and job.visibility == Visibility.TEAM:
+        send(team_group(job.team_id), {"type": "gallery.update", "job": str(job.id)})
+
+
+def progress_message(job_id, *, step, total_steps, image_index, images_done, phase_info, preview_data_uri):
+    return {
+        "type": "job.progress",
+        "job": str(job_id),
+        "step": step,
+        "totalSteps": total_steps,
+        "imageIndex": image_index,
+        "imagesDone": images_done,
+        "phase": phase_info,
+        "previewDataURI": preview_data_uri,
+    }

@@ -1,0 +1,117 @@
+"""Image helpers with Pillow only: safe decoding of untrusted input, thumbnails, PNG metadata."""
+
+import base64
+import binascii
+import io
+import json
+import re
+import warnings
+
+from django.conf import settings
+from PIL import Image as PILImage
+from PIL import PngImagePlugin
+
+ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF"}
+DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,", re.ASCII)
+
+
+class ImageDecodeError(ValueError):
+    pass
+
+
+def decode_base64(text: str) -> bytes:
+    """Bytes from a data URI or bare base64, or ImageDecodeError."""
+    payload = DATA_URI.sub("", text, count=1).strip()
+    if len(payload) > settings.STEPWISE_MAX_UPLOAD_BYTES * 4 // 3 + 8:
+        raise ImageDecodeError(f"is larger than the {settings.STEPWISE_MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageDecodeError("is not valid base64 or a data URI") from None
+
+
+def open_image(data: bytes) -> PILImage.Image:
+    """Open untrusted bytes as an RGB(A) image, refusing oversize files, bombs and truncation."""
+    if len(data) > settings.STEPWISE_MAX_UPLOAD_BYTES:
+        raise ImageDecodeError(f"is larger than the {settings.STEPWISE_MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit")
+    if not data:
+        raise ImageDecodeError("is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            image = PILImage.open(io.BytesIO(data))
+            if image.format not in ALLOWED_FORMATS:
+                raise ImageDecodeError(f"has format {image.format}; use PNG, JPEG, WEBP, BMP or GIF")
+            width, height = image.size
+            if width * height > settings.STEPWISE_MAX_IMAGE_PIXELS:
+                raise ImageDecodeError(f"is {width}x{height} pixels, over the limit of {settings.STEPWISE_MAX_IMAGE_PIXELS}")
+            image.load()
+    except ImageDecodeError:
+        raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+        raise ImageDecodeError("is too large when decompressed (a decompression bomb?)") from None
+    except Exception:  # Pillow raises many types for corrupt or truncated files
+        raise ImageDecodeError("is not a readable image (corrupt, truncated or not an image)") from None
+    return image
+
+
+def png_bytes(image: PILImage.Image, *, parameters: str = "", request: dict | None = None) -> bytes:
+    """A PNG with AUTOMATIC1111's `parameters` text chunk and the full request as JSON."""
+    info = PngImagePlugin.PngInfo()
+    if parameters:
+        info.add_text("parameters", parameters)
+    if request is not None:
+        info.add_text("stepwise", json.dumps(request, sort_keys=True))
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def thumbnail_bytes(image: PILImage.Image, size: int = 384) -> bytes:
+    thumb = image.convert("RGB")
+    thumb.thumbnail((size, size))
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=80)
+    return out.getvalue()
+
+
+def encode(image: PILImage.Image, fmt: str, quality: int = 95) -> tuple[bytes, str]:
+    """Encode for delivery: fmt is a Runware outputFormat (JPG, PNG, WEBP). Returns (bytes, mime)."""
+    out = io.BytesIO()
+    if fmt == "PNG":
+        image.save(out, format="PNG")
+        return out.getvalue(), "image/png"
+    if fmt == "WEBP":
+        image.save(out, format="WEBP", quality=quality)
+        return out.getvalue(), "image/webp"
+    image.convert("RGB").save(out, format="JPEG", quality=quality)
+    return out.getvalue(), "image/jpeg"
+
+
+def a1111_parameters(request: dict, *, seed: int, model_name: str, steps_run: int) -> str:
+    """The `parameters` text AUTOMATIC1111 writes and CivitAI reads back."""
+    scheduler = request.get("scheduler", "")
+    sampler, schedule_type = scheduler, ""
+    if scheduler.endswith(" Karras"):
+        sampler, schedule_type = scheduler[: -len(" Karras")], "Karras"
+    lines = [request.get("positivePrompt", "")]
+    if request.get("negativePrompt"):
+        lines.append(f"Negative prompt: {request['negativePrompt']}")
+    fields = [
+        f"Steps: {request['steps']}",
+        f"Sampler: {sampler}",
+    ]
+    if schedule_type:
+        fields.append(f"Schedule type: {schedule_type}")
+    fields += [
+        f"CFG scale: {request['CFGScale']:g}",
+        f"Seed: {seed}",
+        f"Size: {request['width']}x{request['height']}",
+        f"Model: {model_name}",
+    ]
+    if "strength" in request:
+        fields.append(f"Denoising strength: {request['strength']:g}")
+    fields.append(f"Steps run: {steps_run}")
+    fields.append(f"AIR: {request['model']}")
+    lines.append(", ".join(fields))
+    return "\n".join(lines)

@@ -1,0 +1,234 @@
+"""The record of state. Every job, image, model and worker lives here; websockets only notify."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from generation.architectures import ARCHITECTURES, Architecture
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    team = models.ForeignKey(Team, models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    TEAM = "team", "Team"
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="profile")
+    active_team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    default_visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+
+    def __str__(self):
+        return f"Profile of {self.user}"
+
+
+class ModelEntry(models.Model):
+    """An admin-managed catalog entry, named by its AIR id (`<source>:<id>@<version>`)."""
+
+    air = models.CharField("AIR id", max_length=200, unique=True)
+    name = models.CharField(max_length=200)
+    architecture = models.CharField(
+        max_length=20, choices=[(a.key, a.label) for a in ARCHITECTURES.values()], default="sd15"
+    )
+    path = models.CharField(
+        max_length=500, help_text="A local diffusers folder or a single .safetensors checkpoint file."
+    )
+    config_path = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="For single-file checkpoints on machines without hub access: a local diffusers config folder.",
+    )
+    default_steps = models.PositiveSmallIntegerField(null=True, blank=True)
+    default_cfg = models.FloatField("default CFG scale", null=True, blank=True)
+    default_scheduler = models.CharField(max_length=60, blank=True)
+    default_strength = models.FloatField(null=True, blank=True)
+    default_width = models.PositiveIntegerField(null=True, blank=True)
+    default_height = models.PositiveIntegerField(null=True, blank=True)
+    min_steps = models.PositiveSmallIntegerField("recommended steps from", null=True, blank=True)
+    max_steps = models.PositiveSmallIntegerField("recommended steps to", null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False)
+    builtin = models.BooleanField(default=False, editable=False)
+    teams = models.ManyToManyField(Team, blank=True, help_text="Leave empty to let every team use it.")
+    notes = models.TextField(blank=True)
+    preview = models.ImageField(upload_to="catalog/", blank=True)
+    load_error = models.TextField(blank=True, editable=False)
+    last_load_seconds = models.FloatField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "model"
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.air})"
+
+    @property
+    def arch(self) -> Architecture:
+        return ARCHITECTURES[self.architecture]
+
+    @property
+    def recommended_steps(self) -> tuple[int, int]:
+        low, high = self.arch.recommended_steps
+        return (self.min_steps or low, self.max_steps or high)
+
+    def defaults(self) -> dict:
+        """The request values a form preselects for this model."""
+        arch = self.arch
+        return {
+            "steps": self.default_steps or arch.default_steps,
+            "CFGScale": self.default_cfg if self.default_cfg is not None else arch.default_cfg,
+            "scheduler": self.default_scheduler or arch.default_scheduler,
+            "strength": self.default_strength if self.default_strength is not None else 0.8,
+            "width": self.default_width or arch.default_size,
+            "height": self.default_height or arch.default_size,
+        }
+
+
+class Upload(models.Model):
+    """A source or mask image sent by a user (form upload or the API's imageUpload)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="uploads")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    file = models.FileField(upload_to="uploads/")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    class TaskType(models.TextChoices):
+        TEXT_TO_IMAGE = "textToImage", "Text to image"
+        IMAGE_TO_IMAGE = "imageToImage", "Image to image"
+        INPAINTING = "inpainting", "Inpainting"
+        OUTPAINTING = "outpainting", "Outpainting"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="jobs")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+    task_type = models.CharField(max_length=20, choices=TaskType.choices)
+    model = models.ForeignKey(ModelEntry, models.PROTECT, related_name="jobs")
+    request = models.JSONField(help_text="The validated imageInference request (Runware field names).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(help_text="Denoising steps that really run per image.")
+    images_done = models.PositiveIntegerField(default=0)
+    number_results = models.PositiveIntegerField(default=1)
+    priority = models.SmallIntegerField(default=0, help_text="Queue priority; lower for a user's later jobs.")
+    preview = models.BinaryField(null=True, blank=True, editable=False)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+    worker_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    gpu_seconds = models.FloatField(default=0)
+    source = models.CharField(max_length=10, default="web")
+    api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(step__lte=models.F("total_steps")), name="step_within_total"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="job_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(images_done__lte=models.F("number_results")), name="images_within_n"),
+        ]
+        indexes = [models.Index(fields=["owner", "status"])]
+
+    def __str__(self):
+        return f"{self.get_task_type_display()} job {self.id} ({self.status})"
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED
+
+    @property
+    def group_name(self):
+        return f"job-{self.id}"
+
+
+class Image(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, models.CASCADE, related_name="images")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="images")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+    index = models.PositiveSmallIntegerField(default=0)
+    seed = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    file = models.FileField(upload_to="images/")
+    thumbnail = models.FileField(upload_to="thumbs/", blank=True)
+    seconds = models.FloatField(default=0, help_text="Wall time of this image's generation.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "visibility", "-created_at"])]
+
+    def __str__(self):
+        return f"Image {self.id}"
+
+
+class WorkerStatus(models.Model):
+    """One row per generation worker process, refreshed by its heartbeat."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    device = models.CharField(max_length=100)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_heartbeat = models.DateTimeField()
+    current_job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+")
+    loaded_models = models.JSONField(default=list)
+    jobs_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "worker statuses"
+
+    def __str__(self):
+        return f"{self.worker_id} on {self.hostname} ({self.device})"

@@ -1,0 +1,431 @@
+"""The one request schema: Runware `imageInference` field names, one validator for every entry point.
+
+Forms and the API both call `validate_inference`. It either returns a `ValidRequest` that can be
+stored as a job as it is, or raises `InvalidRequest` with errors that name their field. It never
+writes anything, so a refused request leaves nothing behind.
+"""
+
+import math
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from PIL import Image as PILImage
+
+from generation import schedulers
+from generation.schedulers import CONVERGENCE
+from generation.steps import StepPlan, effective_steps
+from webapp.studio.images import ImageDecodeError, decode_base64, open_image
+
+MAX_SEED = 9223372036854775807
+MIN_SIZE = 128
+MAX_PROMPT = 3000
+MAX_RESULTS = 20
+TASK_TYPES = ("textToImage", "imageToImage", "inpainting", "outpainting")
+OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
+OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
+AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
+# Runware features Stepwise does not offer: refused by name rather than silently ignored.
+UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae", "acceleratorOptions",
+               "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting")
+
+
+@dataclass
+class FieldError:
+    parameter: str
+    message: str
+    code: str = "invalidParameter"
+
+    def as_dict(self):
+        return {"parameter": self.parameter, "message": self.message, "code": self.code}
+
+
+class InvalidRequest(Exception):
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.parameter}: {e.message}" for e in errors))
+
+    def by_field(self) -> dict[str, str]:
+        return {e.parameter: e.message for e in self.errors}
+
+
+@dataclass
+class SourceImage:
+    """A seed or mask image: an existing Upload/Image row, or new bytes to store with the job."""
+
+    image: PILImage.Image
+    existing_id: uuid.UUID | None = None
+    new_bytes: bytes | None = None
+
+
+@dataclass
+class ValidRequest:
+    task_type: str
+    model: object  # ModelEntry
+    params: dict  # normalized request; image fields are filled in with ids when stored
+    plan: StepPlan
+    seed_image: SourceImage | None = None
+    mask_image: SourceImage | None = None
+    advice: list[str] = field(default_factory=list)
+
+
+class _Errors:
+    def __init__(self):
+        self.items: list[FieldError] = []
+
+    def add(self, parameter, message, code=None):
+        if not any(e.parameter == parameter for e in self.items):
+            code = code or "invalid" + parameter[:1].upper() + parameter[1:]
+            self.items.append(FieldError(parameter, message, code))
+
+    def has(self, parameter):
+        return any(e.parameter == parameter for e in self.items)
+
+
+def _int(payload, name, errors, *, low, high, default=None):
+    value = payload.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            errors.add(name, f"{name} must be a whole number, not {value[:40]!r}.")
+            return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(name, f"{name} must be a whole number.")
+        return None
+    if not low <= value <= high:
+        errors.add(name, f"{name} must be between {low} and {high}, not {value}.")
+        return None
+    return value
+
+
+def _float(payload, name, errors, *, low, high, default=None):
+    value = payload.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            errors.add(name, f"{name} must be a number, not {value[:40]!r}.")
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.add(name, f"{name} must be a number.")
+        return None
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        errors.add(name, f"{name} must be between {low:g} and {high:g}.")
+        return None
+    return value
+
+
+def _bool(payload, name, errors, default=False):
+    value = payload.get(name, default)
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "on", "1", "0"):
+        return value.lower() in ("true", "on", "1")
+    errors.add(name, f"{name} must be true or false.")
+    return default
+
+
+def _prompt(payload, name, errors, *, required):
+    value = payload.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(name, f"{name} is required: describe the image.", "missingPositivePrompt")
+        return None
+    if not isinstance(value, str):
+        errors.add(name, f"{name} must be text.")
+        return None
+    value = value.strip()
+    if len(value) > MAX_PROMPT or (required and len(value) < 2):
+        errors.add(name, f"{name} must be 2-{MAX_PROMPT} characters long, not {len(value)}.")
+        return None
+    return value
+
+
+def infer_task_type(payload) -> str:
+    if payload.get("outpaint"):
+        return "outpainting"
+    if payload.get("maskImage"):
+        return "inpainting"
+    if payload.get("seedImage"):
+        return "imageToImage"
+    return "textToImage"
+
+
+def _source_image(value, name, errors, *, user):
+    """Resolve seedImage/maskImage: an image UUID, a data URI, bare base64, raw bytes (forms) or a URL."""
+    from webapp.studio import access
+
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    elif isinstance(value, str):
+        value = value.strip()
+        try:
+            image_id = uuid.UUID(value)
+        except ValueError:
+            image_id = None
+        if image_id is not None:
+            source = access.source_image_for(user, image_id)
+            if source is None:
+                errors.add(name, f"{name} {value} is not an image you can use.")
+                return None
+            try:
+                with source.open("rb") as handle:
+                    return SourceImage(image=open_image(handle.read()), existing_id=image_id)
+            except (OSError, ImageDecodeError):
+                errors.add(name, f"{name} {value} could not be read from storage.")
+                return None
+        if value.startswith(("http://", "https://")):
+            if not settings.STEPWISE_ALLOW_URL_FETCH:
+                errors.add(name, f"{name}: fetching URLs is disabled on this server; upload the image first "
+                                 "(imageUpload) or send a data URI.")
+                return None
+            from webapp.studio.fetch import fetch_image_bytes
+
+            try:
+                data = fetch_image_bytes(value)
+            except ImageDecodeError as exc:
+                errors.add(name, f"{name} {exc}.")
+                return None
+        else:
+            try:
+                data = decode_base64(value)
+            except ImageDecodeError as exc:
+                errors.add(name, f"{name} {exc}.")
+                return None
+    else:
+        errors.add(name, f"{name} must be an image UUID, a data URI or base64 text.")
+        return None
+    try:
+        return SourceImage(image=open_image(data), new_bytes=data)
+    except ImageDecodeError as exc:
+        errors.add(name, f"{name} {exc}.")
+        return None
+
+
+def _outpaint(value, errors):
+    if not isinstance(value, dict):
+        errors.add("outpaint", "outpaint must be an object with top, right, bottom, left and blur.")
+        return None
+    result = {}
+    for side in ("top", "right", "bottom", "left"):
+        amount = _int(value, side, errors, low=0, high=2048, default=0)
+        if errors.has(side):
+            errors.items = [e for e in errors.items if e.parameter != side]
+            errors.add("outpaint", f"outpaint.{side} must be a whole number of pixels from 0 to 2048.")
+            return None
+        if amount % 64:
+            errors.add("outpaint", f"outpaint.{side} must be a multiple of 64, not {amount}.")
+            return None
+        result[side] = amount
+    blur = _int(value, "blur", errors, low=0, high=32, default=0)
+    if errors.has("blur"):
+        errors.items = [e for e in errors.items if e.parameter != "blur"]
+        errors.add("outpaint", "outpaint.blur must be a whole number from 0 to 32.")
+        return None
+    result["blur"] = blur
+    if not any(result[s] for s in ("top", "right", "bottom", "left")):
+        errors.add("outpaint", "outpaint must extend at least one side.")
+        return None
+    return result
+
+
+def _snap(value, multiple):
+    return max(multiple, value - value % multiple)
+
+
+def validate_inference(payload, *, user, task_type: str | None = None) -> ValidRequest:
+    """Check a request against the schema and the catalog; raise InvalidRequest naming each bad field.
+
+    1. Shape: a JSON object; refuse unsupported Runware features by name.
+    2. Model, then everything whose limits depend on it (size, scheduler).
+    3. Prompts and numbers.
+    4. Images for the image tasks, and sizes derived from them.
+    5. The effective step count, which must be at least one.
+    """
+    from webapp.studio import access
+
+    errors = _Errors()
+    # 1. Shape
+    if not isinstance(payload, dict):
+        raise InvalidRequest([FieldError("request", "The request must be a JSON object.", "invalidRequest")])
+    for name in UNSUPPORTED:
+        if payload.get(name) not in (None, [], {}, ""):
+            errors.add(name, f"{name} is not supported by this server.", "unsupportedParameter")
+    inferred = infer_task_type(payload)
+    if task_type is None:
+        task_type = inferred
+    elif task_type not in TASK_TYPES:
+        raise InvalidRequest([FieldError("taskType", f"Unknown task type {task_type!r}.")])
+
+    # 2. Model
+    model_air = payload.get("model")
+    model = None
+    if model_air in (None, ""):
+        model = access.default_model_for(user)
+        if model is None:
+            errors.add("model", "No model is available to you; ask an admin to enable one.")
+    elif not isinstance(model_air, str) or not AIR_PATTERN.match(model_air.strip()):
+        errors.add("model", "model must be an AIR id such as civitai:101055@128078.")
+    else:
+        model = access.models_for(user).filter(air=model_air.strip()).first()
+        if model is None:
+            errors.add("model", f"Unknown model {model_air!r}, or not enabled for your team.", "invalidModel")
+    if model is None:
+        raise InvalidRequest(errors.items)
+    arch = model.arch
+    defaults = model.defaults()
+
+    # 3. Prompts and numbers
+    params = {"taskType": "imageInference", "model": model.air}
+    params["positivePrompt"] = _prompt(payload, "positivePrompt", errors, required=True)
+    negative = _prompt(payload, "negativePrompt", errors, required=False)
+    if negative:
+        params["negativePrompt"] = negative
+    params["steps"] = _int(payload, "steps", errors, low=1, high=100, default=defaults["steps"])
+    params["CFGScale"] = _float(payload, "CFGScale", errors, low=0, high=50, default=defaults["CFGScale"])
+    params["numberResults"] = _int(payload, "numberResults", errors, low=1, high=MAX_RESULTS, default=1)
+    seed = _int(payload, "seed", errors, low=1, high=MAX_SEED)
+    params["seed"] = seed if seed is not None else secrets.randbelow(2**31 - 2) + 1
+    if params["numberResults"] and params["seed"] + params["numberResults"] - 1 > MAX_SEED:
+        errors.add("seed", f"seed is too large for {params['numberResults']} results.")
+    scheduler_name = payload.get("scheduler") or defaults["scheduler"]
+    spec = None
+    if not isinstance(scheduler_name, str):
+        errors.add("scheduler", "scheduler must be a name such as 'DPM++ 2M Karras'.", "invalidScheduler")
+    else:
+        try:
+            spec = schedulers.resolve(scheduler_name, arch.family, default=defaults["scheduler"])
+            params["scheduler"] = spec.name
+        except schedulers.UnknownScheduler as exc:
+            errors.add("scheduler", str(exc), "invalidScheduler")
+    output_type = payload.get("outputType", "URL")
+    if isinstance(output_type, list) and len(output_type) == 1:
+        output_type = output_type[0]
+    if output_type not in OUTPUT_TYPES:
+        errors.add("outputType", f"outputType must be one of {', '.join(OUTPUT_TYPES)}.")
+    params["outputType"] = output_type
+    output_format = payload.get("outputFormat", "JPG")
+    if isinstance(output_format, str) and output_format.upper() == "JPEG":
+        output_format = "JPG"
+    if not isinstance(output_format, str) or output_format.upper() not in OUTPUT_FORMATS:
+        errors.add("outputFormat", f"outputFormat must be one of {', '.join(OUTPUT_FORMATS)}.")
+    else:
+        params["outputFormat"] = output_format.upper()
+    params["outputQuality"] = _int(payload, "outputQuality", errors, low=20, high=99, default=95)
+    delivery = payload.get("deliveryMethod", "sync")
+    if delivery not in ("sync", "async"):
+        errors.add("deliveryMethod", "deliveryMethod must be sync or async.")
+    params["deliveryMethod"] = delivery
+    for flag in ("includeCost", "includeProgress", "includePreviews"):
+        params[flag] = _bool(payload, flag, errors)
+    if payload.get("taskUUID") is not None:
+        params["taskUUID"] = str(payload["taskUUID"])[:64]
+
+    # 4. Images and sizes
+    seed_image = mask_image = None
+    max_size = arch.max_size
+    multiple = arch.size_multiple
+    width = _int(payload, "width", errors, low=MIN_SIZE, high=max_size)
+    height = _int(payload, "height", errors, low=MIN_SIZE, high=max_size)
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and value % multiple:
+            errors.add(name, f"{name} must be a multiple of {multiple} for {arch.label}, not {value}.")
+    if task_type != "textToImage":
+        if not payload.get("seedImage"):
+            errors.add("seedImage", "seedImage is required: choose a source image.", "missingSeedImage")
+        else:
+            seed_image = _source_image(payload["seedImage"], "seedImage", errors, user=user)
+        params["strength"] = _float(
+            payload, "strength", errors, low=0, high=1,
+            default=0.9 if task_type == "outpainting" else defaults["strength"],
+        )
+    if task_type == "inpainting":
+        if not payload.get("maskImage"):
+            errors.add("maskImage", "maskImage is required for inpainting: paint or upload a mask.",
+                       "missingMaskImage")
+        else:
+            mask_image = _source_image(payload["maskImage"], "maskImage", errors, user=user)
+    if task_type == "outpainting":
+        if payload.get("outpaint") in (None, "", {}):
+            errors.add("outpaint", "outpaint is required: choose how far to extend each side.")
+        else:
+            params["outpaint"] = _outpaint(payload["outpaint"], errors)
+
+    if seed_image is not None:
+        source_w, source_h = seed_image.image.size
+        if source_w < 64 or source_h < 64:
+            errors.add("seedImage", f"seedImage is {source_w}x{source_h}; it must be at least 64 pixels on each side.")
+        if task_type == "outpainting" and params.get("outpaint"):
+            ext = params["outpaint"]
+            base_w, base_h = _snap(source_w, multiple), _snap(source_h, multiple)
+            final_w, final_h = base_w + ext["left"] + ext["right"], base_h + ext["top"] + ext["bottom"]
+            if (width and width != final_w) or (height and height != final_h):
+                errors.add("width", f"width x height must be the source size plus the extensions: "
+                                    f"{final_w}x{final_h}.")
+            elif final_w > max_size or final_h > max_size:
+                errors.add("outpaint", f"the outpainted image would be {final_w}x{final_h}; "
+                                       f"{arch.label} allows at most {max_size}x{max_size}.")
+            width, height = final_w, final_h
+        else:
+            width = width or min(_snap(source_w, multiple), max_size)
+            height = height or min(_snap(source_h, multiple), max_size)
+    if mask_image is not None and seed_image is not None and mask_image.image.size != seed_image.image.size:
+        errors.add("maskImage", f"maskImage is {mask_image.image.size[0]}x{mask_image.image.size[1]} but seedImage is "
+                                f"{seed_image.image.size[0]}x{seed_image.image.size[1]}; they must be the same size.")
+    params["width"] = width or defaults["width"]
+    params["height"] = height or defaults["height"]
+
+    # 5. Steps that really run
+    advice = []
+    plan = None
+    if params["steps"] and spec is not None and not errors.has("strength"):
+        plan = effective_steps(
+            architecture=model.architecture,
+            task_type=task_type,
+            steps=params["steps"],
+            strength=params.get("strength", 1.0),
+            scheduler_order=spec.order,
+        )
+        if plan.steps < 1:
+            errors.add("strength", f"steps {params['steps']} x strength {params['strength']:g} runs no denoising "
+                                   "step at all; raise strength or steps.")
+        else:
+            advice = step_advice(model=model, plan=plan, spec=spec, task_type=task_type,
+                                 strength=params.get("strength"))
+    if errors.items:
+        raise InvalidRequest(errors.items)
+    return ValidRequest(task_type=task_type, model=model, params=params, plan=plan,
+                        seed_image=seed_image, mask_image=mask_image, advice=advice)
+
+
+def step_advice(*, model, plan, spec, task_type, strength) -> list[str]:
+    """The product document's tips that apply to this request (warnings, never blocking)."""
+    advice = []
+    low, high = model.recommended_steps
+    if model.arch.distilled and plan.requested > high:
+        advice.append(f"This distilled model is meant for {low}-{high} steps; {plan.requested} wastes compute.")
+    elif plan.requested < low and not model.arch.distilled:
+        advice.append(f"{model.name} is recommended at {low}-{high} steps.")
+    if task_type != "textToImage" and strength is not None and strength < 0.5:
+        advice.append(
+            f"At strength {strength:g} only {plan.steps} of {plan.requested} steps run; raise steps for more "
+            f"refinement (at strength 0.3, 50 steps run 15, 20 steps run only 6)."
+        )
+    needed = CONVERGENCE[spec.convergence]["converges_at"]
+    if plan.steps < needed and not model.arch.distilled and spec.convergence != schedulers.STOCHASTIC:
+        advice.append(f"{spec.name} needs about {needed} steps to converge; {plan.steps} will run.")
+    if task_type == "outpainting" and strength is not None and strength < 0.7:
+        advice.append("Outpainting works best at strength 0.85-0.95; below 0.7 the new area stays flat.")
+    return advice

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webapp.api import views as api_views
+from webapp.studio import files, health, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("create/<slug:task>/", views.create, name="create"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("gallery/", views.gallery, name="gallery"),
+    path("images/<uuid:image_id>/", views.image_detail, name="image_detail"),
+    path("images/<uuid:image_id>/visibility/", views.image_visibility, name="image_visibility"),
+    path("images/<uuid:image_id>/delete/", views.image_delete, name="image_delete"),
+    path("account/", views.account, name="account"),
+    path("account/team/", views.switch_team, name="switch_team"),
+    path("guide/", views.guide, name="guide"),
+    path("docs/api/", views.api_docs, name="api_docs"),
+    # Files are only ever served through access checks, or through signed, expiring links.
+    path("files/images/<uuid:image_id>.png", files.image_file, name="image_file"),
+    path("files/images/<uuid:image_id>/download/", files.image_download, name="image_download"),
+    path("files/thumbs/<uuid:image_id>.webp", files.image_thumb, name="image_thumb"),
+    path("files/uploads/<uuid:upload_id>.png", files.upload_file, name="upload_file"),
+    path("files/signed/<str:token>/", files.signed_file, name="signed_file"),
+    path("healthz", health.healthz, name="healthz"),
+    path("v1", api_views.runware_http, name="runware_http"),
+    path("v1/", api_views.runware_http),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("admin/", admin.site.urls),
+]
