@@ -192,6 +192,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 # Media is never served from a public URL: it goes through views that check access.
 MEDIA_ROOT = Path(os.environ.get("STEPWISE_MEDIA_DIR") or DATA_DIR / "media").resolve()
 MEDIA_URL = "/media-not-served/"

@@ -1,0 +1,111 @@
+"""Carries per-step events off the denoising thread.
+
+The step callback only drops a tuple into a queue: it never waits for the database, the channel
+layer or an image encoder. A background thread encodes previews and delivers. When delivery falls
+behind, every step count is still delivered, but only the newest preview is encoded and sent.
+The same thread polls for cancellation, so a slow step never delays noticing a cancel either.
+"""
+
+import io
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+logger = logging.getLogger("stepwise.publisher")
+
+
+@dataclass
+class StepEvent:
+    step: int
+    total: int
+    image_index: int
+    preview_jpeg: bytes | None = None
+
+
+def encode_preview(preview, size: int = 256) -> bytes:
+    """A small JPEG of the latent-resolution RGB preview (a uint8 HxWx3 array)."""
+    from PIL import Image
+
+    image = Image.fromarray(preview)
+    if max(image.size) < size:
+        scale = size / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
+class ProgressPublisher:
+    def __init__(self, *, deliver, check_cancel=None, poll_seconds: float = 0.5, on_thread_exit=None):
+        self._deliver = deliver  # called with a list[StepEvent], oldest first
+        self._check_cancel = check_cancel
+        self._poll_seconds = poll_seconds
+        self._on_thread_exit = on_thread_exit
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self.cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def submit(self, step: int, total: int, image_index: int, preview=None) -> None:
+        """Called from the denoising loop: constant time, never blocks."""
+        self._queue.put((step, total, image_index, preview))
+
+    def close(self, timeout: float = 10) -> None:
+        """Deliver what is still queued, then stop the thread."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _drain(self, first) -> list:
+        items = [first]
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _run(self):
+        last_cancel_check = 0.0
+        try:
+            while True:
+                try:
+                    first = self._queue.get(timeout=self._poll_seconds)
+                except queue.Empty:
+                    first = None
+                if first is not None:
+                    self._publish(self._drain(first))
+                now = time.monotonic()
+                if self._check_cancel and now - last_cancel_check >= self._poll_seconds:
+                    last_cancel_check = now
+                    try:
+                        if self._check_cancel():
+                            self.cancelled.set()
+                    except Exception:
+                        logger.warning("Cancel check failed; will retry", exc_info=True)
+                if self._stop.is_set() and self._queue.empty():
+                    return
+        finally:
+            if self._on_thread_exit:
+                self._on_thread_exit()
+
+    def _publish(self, items: list) -> None:
+        newest_preview_at = max((i for i, item in enumerate(items) if item[3] is not None), default=None)
+        events = []
+        for i, (step, total, image_index, preview) in enumerate(items):
+            jpeg = None
+            if i == newest_preview_at:
+                try:
+                    jpeg = encode_preview(preview)
+                except Exception:
+                    logger.warning("Preview encoding failed", exc_info=True)
+            events.append(StepEvent(step, total, image_index, jpeg))
+        try:
+            self._deliver(events)
+        except Exception:
+            # A database or channel-layer hiccup must never kill a running generation.
+            logger.warning("Progress delivery failed for steps %s", [e.step for e in events], exc_info=True)

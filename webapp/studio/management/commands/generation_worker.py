@@ -1,0 +1,68 @@
+"""A GPU worker: the django-tasks-db worker for the generation queue, with one warm Engine.
+
+Runs alone on any machine that reaches the database and the channel layer (and the media storage):
+    CUDA_VISIBLE_DEVICES=1 python manage.py generation_worker
+"""
+
+import logging
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from django_tasks_db.management.commands.db_worker import Worker
+
+from generation import service
+from webapp.studio.models import ModelEntry
+
+logger = logging.getLogger("stepwise.worker")
+
+
+class GenerationWorker(Worker):
+    def shutdown(self, signum, frame):
+        # Let the running generation stop at its next step and return to the queue, instead of
+        # finishing a long job while the supervisor waits.
+        service.SHUTDOWN.set()
+        super().shutdown(signum, frame)
+
+
+class Command(BaseCommand):
+    help = "Run a generation worker: loads models once, keeps them warm, runs one job at a time."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=0.25, help="Seconds between queue polls when idle.")
+        parser.add_argument("--no-warmup", action="store_true", help="Don't preload the default model.")
+        parser.add_argument("--max-tasks", type=int, default=None, help="Exit after this many jobs.")
+
+    def handle(self, *, interval, no_warmup, max_tasks, verbosity, **options):
+        """1. Start the engine on its device.  2. Register and start the heartbeat.
+        3. Warm the default model.  4. Claim and run jobs until told to stop."""
+        logging.getLogger("stepwise").setLevel(logging.INFO if verbosity else logging.WARNING)
+        # 1. Engine
+        engine = service.get_engine()
+        device = engine.describe_device()
+        # 2. Heartbeat
+        service.register_worker(device)
+        stop = threading.Event()
+        service.start_heartbeat(stop)
+        self.stdout.write(f"Worker {service.WORKER_ID} ready on {device}", self.style.SUCCESS)
+        try:
+            # 3. Warm-up: the first job should not pay for loading the default model.
+            default = ModelEntry.objects.filter(is_default=True, enabled=True).first()
+            if default and not no_warmup:
+                try:
+                    seconds = engine.load(service.model_source(default))
+                    self.stdout.write(f"Loaded {default.air} in {seconds:.1f}s")
+                    service.heartbeat()
+                except Exception as exc:  # a broken default model must not stop the worker
+                    logger.warning("Could not preload %s: %s", default.air, exc)
+            # 4. Jobs
+            worker = GenerationWorker(
+                queue_names=["generation"], interval=interval, batch=False, backend_name="default",
+                startup_delay=False, max_tasks=max_tasks, worker_id=service.WORKER_ID[:64], excluded_queue_names=[],
+            )
+            worker.configure_signals()
+            worker.run()
+        finally:
+            stop.set()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            service.unregister_worker()
