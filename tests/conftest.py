@@ -1,0 +1,109 @@
+"""Shared fixtures: three people and the built-in model.
+
+- alice: admin of team "Studio A" (owner of most test objects)
+- bob: member of "Studio A" (sees alice's team-visible work, cannot delete it)
+- charlie: admin of "Studio B" (must see nothing of Studio A)
+- builtin_model: the catalog entry `stepwise:1@1` (sd15, is_default=True)
+
+Extend this file rather than replacing it: other test modules rely on these names.
+"""
+
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image as PILImage
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    # Uploads and generated images of one test never land in the real data dir or another test.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _user(username, team_name, *, admin):
+    from django.contrib.auth.models import User
+
+    from webapp.studio.services import team_add_member
+
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    team_add_member(team_name=team_name, user=user, admin=admin)
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return _user("alice", "Studio A", admin=True)
+
+
+@pytest.fixture
+def bob(db, alice):
+    return _user("bob", "Studio A", admin=False)
+
+
+@pytest.fixture
+def charlie(db):
+    return _user("charlie", "Studio B", admin=True)
+
+
+@pytest.fixture
+def builtin_model(db):
+    from webapp.studio.models import ModelEntry
+
+    entry, _ = ModelEntry.objects.update_or_create(
+        air="stepwise:1@1",
+        defaults={
+            "name": "Built-in test model (tiny, random weights)",
+            "architecture": "sd15",
+            "path": "builtin",
+            "is_default": True,
+            "builtin": True,
+            "default_steps": 20,
+            "default_scheduler": "Euler",
+            "default_width": 512,
+            "default_height": 512,
+            "notes": "Makes abstract patterns, for trying Stepwise without a GPU.",
+        },
+    )
+    return entry
+
+
+def png_bytes(width=64, height=64, color=(200, 80, 40)):
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def make_image(builtin_model):
+    """A finished job with one stored image: make_image(owner, visibility="team", prompt="...")."""
+    from django.utils import timezone
+
+    from webapp.studio.access import active_team
+    from webapp.studio.models import Image, Job
+
+    def make(owner, *, visibility="team", prompt="a lighthouse at dusk", task_type="textToImage",
+             width=64, height=64, seed=1234):
+        request = {
+            "taskType": "imageInference", "model": builtin_model.air, "positivePrompt": prompt,
+            "steps": 20, "CFGScale": 7.0, "scheduler": "Euler", "seed": seed, "numberResults": 1,
+            "width": width, "height": height, "outputType": "URL", "outputFormat": "PNG",
+        }
+        if task_type != "textToImage":
+            request["strength"] = 0.5
+        now = timezone.now()
+        job = Job.objects.create(
+            owner=owner, team=active_team(owner), visibility=visibility, task_type=task_type,
+            model=builtin_model, request=request, status=Job.Status.SUCCEEDED, step=20 if task_type ==
+            "textToImage" else 10, total_steps=20 if task_type == "textToImage" else 10, images_done=1,
+            started_at=now, finished_at=now,
+        )
+        image = Image(job=job, owner=owner, team=job.team, visibility=visibility, seed=seed,
+                      width=width, height=height, seconds=1.5)
+        image.file.save(f"{image.id}.png", ContentFile(png_bytes(width, height)), save=False)
+        image.save()
+        return image
+
+    return make
