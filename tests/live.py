@@ -1,0 +1,130 @@
+"""A real Stepwise, started the way a user starts it: `manage.py serve` in a fresh data dir.
+
+Used by end-to-end, API (official SDK) and browser tests. In the PostgreSQL + Redis configuration
+(DATABASE_URL and REDIS_URL set), the live server gets a database of its own, dropped afterwards.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _admin_connection(database_url):
+    import psycopg
+
+    parsed = urlparse(database_url)
+    admin_url = urlunparse(parsed._replace(path="/postgres"))
+    return psycopg.connect(admin_url, autocommit=True)
+
+
+class LiveStepwise:
+    def __init__(self, data_dir: Path, *, workers: int = 1, extra_env: dict | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            "STEPWISE_DATA_DIR": str(self.data_dir),
+            "STEPWISE_HEARTBEAT_SECONDS": "1",
+            "STEPWISE_WORKER_STALE_SECONDS": "6",
+            "STEPWISE_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self._database = None
+        if os.environ.get("DATABASE_URL"):
+            self._database = f"stepwise_live_{uuid.uuid4().hex[:10]}"
+            with _admin_connection(os.environ["DATABASE_URL"]) as conn:
+                conn.execute(f'CREATE DATABASE "{self._database}"')
+            parsed = urlparse(os.environ["DATABASE_URL"])
+            self.env["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{self._database}"))
+        self.log_path = self.data_dir / "serve.log"
+        self.process = None
+
+    def start(self, timeout: float = 240):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_for_workers(self.workers, timeout=timeout)
+        return self
+
+    def health(self) -> dict:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            return json.load(exc)
+
+    def wait_for_workers(self, count: int, timeout: float = 240):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                last = self.health()
+                if last.get("workersAlive", 0) >= count:
+                    return last
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"Stepwise did not get {count} live worker(s) in {timeout}s: {last}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def manage(self, *args, check=True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=self.env, capture_output=True,
+            text=True, check=check, timeout=300,
+        )
+
+    def create_user(self, username: str, team: str, *, admin: bool = False, staff: bool = False) -> str:
+        code = (
+            "from django.contrib.auth.models import User;"
+            f"u=User.objects.create_user({username!r}, {username + '@example.com'!r}, {PASSWORD!r});"
+            f"u.is_staff={staff!r}; u.is_superuser={staff!r}; u.save()"
+        )
+        self.manage("shell", "-c", code)
+        self.manage("add_to_team", team, username, *(["--admin"] if admin else []))
+        return PASSWORD
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        if self._database:
+            with _admin_connection(os.environ["DATABASE_URL"]) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')

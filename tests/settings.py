@@ -1,0 +1,11 @@
+"""Test settings: the real settings, on a throwaway data dir so tests never touch ./var."""
+
+import os
+import tempfile
+
+os.environ.setdefault("STEPWISE_DATA_DIR", tempfile.mkdtemp(prefix="stepwise-test-"))
+
+from webapp.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STEPWISE_HEARTBEAT_SECONDS = 1
