@@ -51,6 +51,7 @@ def healthz(request):
             workers.append({
                 "id": worker.worker_id,
                 "hostname": worker.hostname,
+                "pid": worker.pid,
                 "device": worker.device,
                 "lastHeartbeat": worker.last_heartbeat.isoformat(),
                 "secondsSinceHeartbeat": round(age, 1),
