@@ -248,3 +248,16 @@ def start_heartbeat(stop: threading.Event) -> threading.Thread:
     thread = threading.Thread(target=loop, name="heartbeat", daemon=True)
     thread.start()
     return thread
+
+
+def test_load(model_id: int) -> None:
+    from generation.engine import ModelLoadError
+
+    entry = ModelEntry.objects.get(id=model_id)
+    try:
+        seconds = get_engine().load(model_source(entry))
+    except ModelLoadError as exc:
+        ModelEntry.objects.filter(id=model_id).update(load_error=str(exc), last_load_seconds=None)
+        return
+    ModelEntry.objects.filter(id=model_id).update(load_error="", last_load_seconds=seconds)
+    heartbeat()

@@ -1,0 +1,60 @@
+"""Register every diffusers folder and .safetensors checkpoint under a path in the catalog."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.text import slugify
+from tqdm import tqdm
+
+from generation.architectures import ARCHITECTURES
+from generation.detect import candidates, detect
+from webapp.studio.models import ModelEntry
+
+
+class Command(BaseCommand):
+    help = "Detect and register models (diffusers folders, .safetensors files) under PATH. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+        parser.add_argument("--config", default="", help="Local diffusers config folder for single-file checkpoints.")
+        parser.add_argument("--disabled", action="store_true", help="Register new models disabled.")
+
+    def handle(self, *, path, config, disabled, verbosity, **options):
+        root = Path(path).expanduser().resolve()
+        if not root.exists():
+            raise CommandError(f"{root} does not exist")
+        found = list(candidates(root))
+        added, known, skipped = [], [], []
+        for candidate in tqdm(found, desc="Reading headers", unit="model", disable=verbosity == 0, file=self.stderr):
+            if ModelEntry.objects.filter(path=str(candidate)).exists():
+                known.append(candidate)
+                continue
+            detection = detect(candidate)
+            if detection.architecture is None:
+                skipped.append((candidate, detection.reason))
+                continue
+            entry = ModelEntry.objects.create(
+                air=self._new_air(candidate),
+                name=candidate.stem.replace("_", " ").replace("-", " ").strip() or candidate.name,
+                architecture=detection.architecture,
+                path=str(candidate),
+                config_path=config if candidate.is_file() else "",
+                enabled=not disabled,
+                notes=f"Imported from {candidate}: {detection.reason}.",
+            )
+            added.append((entry, detection))
+        for entry, detection in added:
+            self.stdout.write(f"added   {entry.air:40} {ARCHITECTURES[entry.architecture].label:16} {entry.path}")
+        for candidate in known:
+            self.stdout.write(f"known   {candidate}")
+        for candidate, reason in skipped:
+            self.stdout.write(f"skipped {candidate}: {reason}")
+        self.stdout.write(self.style.SUCCESS(f"{len(added)} added, {len(known)} already known, {len(skipped)} skipped"))
+
+    def _new_air(self, candidate: Path) -> str:
+        base = slugify(candidate.stem)[:60] or "model"
+        air, version = f"local:{base}@1", 1
+        while ModelEntry.objects.filter(air=air).exists():
+            version += 1
+            air = f"local:{base}@{version}"
+        return air
