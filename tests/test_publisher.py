@@ -1,0 +1,68 @@
+"""The progress publisher keeps I/O off the denoising thread and never loses a step count."""
+
+import threading
+import time
+
+import numpy as np
+
+from generation.publisher import ProgressPublisher
+
+
+def preview(value=128):
+    return np.full((8, 8, 3), value, dtype=np.uint8)
+
+
+def test_every_step_is_delivered_in_order_and_the_newest_preview_wins():
+    delivered, release = [], threading.Event()
+
+    def slow_deliver(batch):
+        release.wait(5)  # the database is slow: steps pile up meanwhile
+        delivered.extend(batch)
+
+    publisher = ProgressPublisher(deliver=slow_deliver).start()
+    for step in range(1, 21):
+        publisher.submit(step, 20, 0, preview(step))
+    release.set()
+    publisher.close()
+    assert [e.step for e in delivered] == list(range(1, 21))
+    with_previews = [e.step for e in delivered if e.preview_jpeg]
+    assert with_previews[-1] == 20  # the newest preview is always sent
+    assert len(with_previews) < 20  # older previews were dropped while delivery lagged
+    assert delivered[-1].preview_jpeg.startswith(b"\xff\xd8")  # a JPEG
+
+
+def test_submit_never_blocks_even_when_delivery_hangs():
+    hang = threading.Event()
+    publisher = ProgressPublisher(deliver=lambda batch: hang.wait(10)).start()
+    started = time.perf_counter()
+    for step in range(1, 1001):
+        publisher.submit(step, 1000, 0, preview())
+    assert time.perf_counter() - started < 0.5
+    hang.set()
+    publisher.close()
+
+
+def test_a_failing_delivery_does_not_stop_later_ones():
+    calls = []
+
+    def flaky(batch):
+        calls.append([e.step for e in batch])
+        if len(calls) == 1:
+            raise ConnectionError("channel layer hiccup")
+
+    publisher = ProgressPublisher(deliver=flaky).start()
+    publisher.submit(1, 3, 0)
+    time.sleep(0.2)
+    publisher.submit(2, 3, 0)
+    publisher.submit(3, 3, 0)
+    publisher.close()
+    assert sum(calls, []) == [1, 2, 3]
+
+
+def test_it_polls_for_cancellation_off_the_denoising_thread():
+    flag = threading.Event()
+    publisher = ProgressPublisher(deliver=lambda batch: None, check_cancel=flag.is_set, poll_seconds=0.05).start()
+    assert not publisher.cancelled.wait(0.2)
+    flag.set()
+    assert publisher.cancelled.wait(2)
+    publisher.close()
