@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
 from webapp.api.consumers import RunwareConsumer  # noqa: E402
 from webapp.studio.consumers import GalleryConsumer, JobConsumer  # noqa: E402
@@ -24,8 +24,10 @@ application = ProtocolTypeRouter(
                 # non-browser clients without an Origin header: no origin check there.
                 path("v1", RunwareConsumer.as_asgi()),
                 path("v1/", RunwareConsumer.as_asgi()),
-                path(
-                    "ws/",
+                # re_path, not path: the origin validator hides the inner URLRouter, so channels
+                # would treat path("ws/") as an endpoint and never match /ws/jobs/<id>/.
+                re_path(
+                    r"^ws/",
                     AllowedHostsOriginValidator(
                         AuthMiddlewareStack(
                             URLRouter(
