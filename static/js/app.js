@@ -1,0 +1,118 @@
+// Every page: theme toggle, menus, keyboard shortcuts, message dismissal, relative times, copy buttons.
+
+const THEME_KEY = "stepwise-theme";
+const THEMES = ["system", "light", "dark"];
+
+function currentTheme() {
+  try {
+    const stored = localStorage.getItem(THEME_KEY);
+    return THEMES.includes(stored) ? stored : "system";
+  } catch {
+    return "system";
+  }
+}
+
+function applyTheme(theme) {
+  if (theme === "system") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  for (const button of document.querySelectorAll("[data-theme-toggle]")) {
+    const next = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    const label = `Theme: ${theme} (switch to ${next})`;
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    for (const icon of button.querySelectorAll("[data-theme-icon]")) icon.hidden = icon.dataset.themeIcon !== theme;
+  }
+}
+
+applyTheme(currentTheme());
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-theme-toggle]");
+  if (!toggle) return;
+  const next = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
+  try {
+    if (next === "system") localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, next);
+  } catch { /* private mode: the toggle still works for this page */ }
+  applyTheme(next);
+});
+
+// Menus (<details data-menu>): close on Escape and on a click outside.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details[data-menu][open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const menu of document.querySelectorAll("details[data-menu][open]")) {
+    menu.open = false;
+    menu.querySelector("summary")?.focus();
+  }
+});
+
+// Ctrl/Cmd+Enter submits the form marked data-submit-shortcut (the generate form).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest?.("form[data-submit-shortcut]") || document.querySelector("form[data-submit-shortcut]");
+  if (!form) return;
+  event.preventDefault();
+  const submit = form.querySelector("[type=submit]:not([disabled])");
+  if (submit) form.requestSubmit(submit);
+});
+
+// Dismissable messages.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-dismiss]");
+  if (button) button.closest("li, .alert")?.remove();
+});
+
+// Copy buttons: data-copy="<css selector of the element whose text to copy>".
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  try {
+    await navigator.clipboard.writeText(source.value ?? source.textContent);
+    const label = button.querySelector("[data-copy-label]") || button;
+    const before = label.textContent;
+    label.textContent = "Copied";
+    setTimeout(() => { label.textContent = before; }, 1400);
+  } catch { /* clipboard blocked: the text stays selectable */ }
+});
+
+// <time data-relative datetime="..."> shows "3 min ago", keeping the absolute time as a tooltip.
+export function relativeTime(date, now = Date.now()) {
+  const seconds = Math.round((now - date.getTime()) / 1000);
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  if (days < 7) return `${days} d ago`;
+  return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export function refreshTimes(root = document) {
+  for (const el of root.querySelectorAll("time[data-relative]")) {
+    const date = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) continue;
+    el.textContent = relativeTime(date);
+    if (!el.title) el.title = date.toLocaleString();
+  }
+}
+refreshTimes();
+setInterval(refreshTimes, 30000);
+
+// Range inputs paint their filled part (WebKit has no ::range-progress).
+export function paintRange(input) {
+  const min = Number(input.min || 0);
+  const max = Number(input.max || 100);
+  const pct = ((Number(input.value) - min) / (max - min)) * 100;
+  input.style.setProperty("--fill", `${Math.max(0, Math.min(100, pct))}%`);
+}
+for (const input of document.querySelectorAll('input[type="range"]')) paintRange(input);
+document.addEventListener("input", (event) => {
+  if (event.target.matches?.('input[type="range"]')) paintRange(event.target);
+});

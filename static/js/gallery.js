@@ -1,0 +1,99 @@
+// The gallery: filters apply on change, older pages load as you scroll, and new images from
+// teammates (and your own finished jobs) are prepended live from the first page's fragment.
+
+import { refreshTimes } from "./app.js";
+import { JobSocket } from "./socket.js";
+
+const grid = document.getElementById("gallery-grid");
+const filters = document.getElementById("gallery-filters");
+const loadMoreWrap = document.getElementById("load-more-wrap");
+const loadMore = document.getElementById("load-more");
+const liveNote = document.getElementById("live-note");
+const liveText = document.getElementById("live-text");
+
+for (const input of filters.querySelectorAll("[data-autosubmit]")) {
+  input.addEventListener("change", () => filters.requestSubmit());
+}
+
+function fragmentUrl(page) {
+  const params = new URLSearchParams(grid.dataset.query || "");
+  params.set("fragment", "1");
+  params.set("page", String(page));
+  return `${location.pathname}?${params}`;
+}
+
+async function fetchFragment(page) {
+  const response = await fetch(fragmentUrl(page), { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const template = document.createElement("template");
+  template.innerHTML = await response.text();
+  return { tiles: [...template.content.querySelectorAll("[data-image-id]")], next: response.headers.get("X-Next-Page") || "" };
+}
+
+function knownIds() {
+  return new Set([...grid.querySelectorAll("[data-image-id]")].map((tile) => tile.dataset.imageId));
+}
+
+// Older pages: a button that works without JS, upgraded to infinite scroll.
+let loading = false;
+async function loadNext() {
+  const next = grid.dataset.nextPage;
+  if (!next || loading) return;
+  loading = true;
+  loadMore.textContent = "Loading…";
+  try {
+    const { tiles, next: after } = await fetchFragment(next);
+    const known = knownIds();
+    grid.append(...tiles.filter((tile) => !known.has(tile.dataset.imageId)));
+    grid.dataset.nextPage = after;
+    refreshTimes(grid);
+    if (!after) loadMoreWrap.remove();
+  } catch {
+    loadMore.textContent = "Could not load: try again";
+  } finally {
+    loading = false;
+    if (grid.dataset.nextPage && loadMore.isConnected) loadMore.textContent = "Load older images";
+  }
+}
+if (loadMore) {
+  loadMore.addEventListener("click", (event) => { event.preventDefault(); loadNext(); });
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) loadNext();
+  }, { rootMargin: "600px" }).observe(loadMoreWrap);
+}
+
+// Live: prepend what is new on the first page, with the same filters.
+let refreshTimer = null;
+async function prependNew() {
+  if (grid.dataset.page !== "1") return;
+  try {
+    const { tiles } = await fetchFragment(1);
+    const known = knownIds();
+    const fresh = tiles.filter((tile) => !known.has(tile.dataset.imageId));
+    for (const tile of fresh) tile.classList.add("is-new");
+    grid.prepend(...fresh);
+    if (fresh.length) document.getElementById("gallery-empty")?.remove();
+    refreshTimes(grid);
+  } catch { /* the next message or a reload will catch up */ }
+}
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(prependNew, 250);
+}
+
+let connectedBefore = false;
+const socket = new JobSocket("/ws/gallery/", {
+  onMessage(message) {
+    if (message.type === "gallery") scheduleRefresh();
+    else if (message.type === "status" && message.job && message.job.status === "succeeded") scheduleRefresh();
+    else if (message.type === "hello") {
+      if (connectedBefore) scheduleRefresh(); // catch up on anything missed while disconnected
+      connectedBefore = true;
+    }
+  },
+  onState(state) {
+    liveNote.classList.toggle("connected", state === "open");
+    liveText.textContent = state === "open" ? "Live" : state === "retrying" ? "Reconnecting…" : "Connecting…";
+  },
+});
+socket.connect();

@@ -1,0 +1,224 @@
+// The job page: one websocket, a snapshot on every (re)connect, then per-step progress. No polling.
+
+import { ordinal, phaseForStep } from "./steps.js";
+import { JobSocket } from "./socket.js";
+
+const $ = (id) => document.getElementById(id);
+const job = JSON.parse($("job-data").textContent);
+const config = JSON.parse($("job-config").textContent);
+const FINISHED = ["succeeded", "failed", "cancelled"];
+
+const el = {
+  status: $("job-status"), queueBlock: $("queue-block"), queuePosition: $("queue-position"),
+  counter: $("step-counter"), imageCounter: $("image-counter"), progress: $("progress"), bar: $("progress-bar"),
+  phaseName: $("phase-name"), phaseDescription: $("phase-description"), phaseDot: $("phase-dot"), strip: $("job-phase-strip"),
+  elapsed: $("elapsed"), eta: $("eta"), etaWrap: $("eta-wrap"), rate: $("rate"), rateWrap: $("rate-wrap"),
+  previewWrap: $("preview-wrap"), preview: $("preview"), placeholder: $("preview-placeholder"), frame: $("preview-frame"),
+  errorBlock: $("error-block"), errorText: $("error-text"), cancelledBlock: $("cancelled-block"), cancelledText: $("cancelled-text"),
+  results: $("results"), resultsSection: $("results-section"), resultsCount: $("results-count"),
+  cancelForm: $("cancel-form"), cancelButton: $("cancel-button"), cancelLabel: $("cancel-label"),
+  liveNote: $("live-note"), liveText: $("live-text"),
+};
+
+const state = {
+  ...job,
+  imageIndex: Math.min(job.imagesDone, Math.max(job.numberResults - 1, 0)),
+};
+// Local timing of progress messages, for the per-step rate and the ETA.
+const timing = { first: null, last: null };
+
+function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  const rest = Math.round(seconds % 60);
+  if (minutes < 60) return `${minutes} min ${String(rest).padStart(2, "0")} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+function phaseColor(name) {
+  const index = ["Composition", "Forms", "Details", "Polish"].indexOf(name);
+  return `var(--phase-${index + 1})`;
+}
+
+function stepShown() {
+  // A job that succeeded ran every step of every image.
+  return state.status === "succeeded" ? state.totalSteps : Math.min(state.step, state.totalSteps);
+}
+
+function render() {
+  const { status, totalSteps, numberResults } = state;
+  const finished = FINISHED.includes(status);
+
+  el.status.textContent = status;
+  el.status.className = `badge status status-${status}`;
+
+  // Queue
+  el.queueBlock.hidden = status !== "queued";
+  if (status === "queued") {
+    el.queuePosition.textContent = state.queuePosition ? `${ordinal(state.queuePosition)} in queue` : "Waiting";
+  }
+
+  // Steps
+  const step = stepShown();
+  el.counter.textContent = `Step ${step} of ${totalSteps}`;
+  el.progress.setAttribute("aria-valuenow", String(step));
+  el.bar.style.width = `${totalSteps ? (step / totalSteps) * 100 : 0}%`;
+  el.progress.classList.toggle("progress-ok", status === "succeeded");
+  el.progress.classList.toggle("progress-failed", status === "failed");
+  el.progress.classList.toggle("progress-cancelled", status === "cancelled");
+  if (numberResults > 1) {
+    const current = status === "succeeded" ? numberResults : Math.min(state.imageIndex + 1, numberResults);
+    el.imageCounter.hidden = false;
+    el.imageCounter.textContent = `Image ${current} of ${numberResults}`;
+  }
+
+  // Phase: by the step's place in the full schedule (img2img runs only its end)
+  const phase = state.phase && state.phase.name && status !== "queued"
+    ? state.phase
+    : phaseForStep(config.firstStep + Math.max(step, 1) - 1);
+  el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
+  el.phaseDescription.textContent = ` — ${phase.description}`;
+  el.phaseDot.style.setProperty("--phase-color", phaseColor(phase.name));
+  if (el.strip) {
+    for (const seg of el.strip.children) seg.classList.toggle("current", !finished && status === "running" && seg.dataset.phase === phase.name);
+  }
+
+  // Preview
+  el.previewWrap.hidden = finished && state.images.length > 0;
+  if (state.previewDataURI) {
+    el.preview.src = state.previewDataURI;
+    el.preview.hidden = false;
+    el.placeholder.hidden = true;
+  } else if (status === "running" && el.preview.hidden) {
+    el.placeholder.textContent = "Waiting for the first preview…";
+  }
+  if (finished && !state.images.length) {
+    el.placeholder.hidden = false;
+    el.preview.hidden = true;
+    el.placeholder.textContent = status === "failed" ? "No image was produced." : "No image was finished.";
+  }
+
+  // Outcome
+  el.errorBlock.hidden = status !== "failed";
+  if (status === "failed") el.errorText.textContent = state.error || "No error message was recorded.";
+  el.cancelledBlock.hidden = status !== "cancelled";
+  if (status === "cancelled") {
+    el.cancelledText.textContent = state.startedAt
+      ? `It stopped at step ${step} of ${totalSteps}${state.images.length ? `, after ${state.images.length} of ${numberResults} images` : ""}.`
+      : "It left the queue before it started.";
+  }
+  renderResults();
+
+  // Cancel
+  if (el.cancelForm) {
+    el.cancelForm.hidden = finished;
+    if (state.cancelRequested && !finished) {
+      el.cancelButton.disabled = true;
+      el.cancelLabel.textContent = "Cancelling…";
+    }
+  }
+  renderTimes();
+}
+
+function renderResults() {
+  const images = state.images || [];
+  el.resultsSection.hidden = images.length === 0;
+  el.resultsCount.textContent = `${images.length} of ${state.numberResults}`;
+  const known = new Set([...el.results.querySelectorAll("[data-image-id]")].map((a) => a.dataset.imageId));
+  for (const image of images) {
+    if (known.has(image.id)) continue;
+    const link = document.createElement("a");
+    link.className = "result";
+    link.href = image.pageUrl;
+    link.dataset.imageId = image.id;
+    const img = document.createElement("img");
+    img.src = image.url;
+    img.width = image.width;
+    img.height = image.height;
+    img.alt = `Result ${image.index + 1}, seed ${image.seed}`;
+    img.dataset.testid = "result-image";
+    const meta = document.createElement("span");
+    meta.className = "result-meta";
+    meta.textContent = `Seed ${image.seed}`;
+    link.append(img, meta);
+    el.results.append(link);
+  }
+}
+
+function renderTimes() {
+  const started = state.startedAt ? Date.parse(state.startedAt) : null;
+  const ended = state.finishedAt ? Date.parse(state.finishedAt) : Date.now();
+  el.elapsed.textContent = started ? formatSeconds(Math.max(0, (ended - started) / 1000)) : "–";
+  const finished = FINISHED.includes(state.status);
+  let eta = "–";
+  let rate = null;
+  if (timing.first && timing.last && timing.last.global > timing.first.global) {
+    rate = (timing.last.t - timing.first.t) / 1000 / (timing.last.global - timing.first.global);
+  }
+  if (state.status === "running" && rate) {
+    const remaining = state.numberResults * state.totalSteps - timing.last.global;
+    const sinceLast = (performance.now() - timing.last.t) / 1000;
+    eta = formatSeconds(Math.max(0, remaining * rate - sinceLast));
+  } else if (state.status === "running") {
+    eta = "estimating…";
+  } else if (finished) {
+    eta = "done";
+  }
+  el.eta.textContent = eta;
+  el.etaWrap.hidden = state.status === "queued" || (finished && state.status !== "succeeded");
+  el.rateWrap.hidden = !rate;
+  if (rate) el.rate.textContent = formatSeconds(rate);
+}
+
+function onStatus(snapshot) {
+  Object.assign(state, snapshot);
+  state.imageIndex = Math.min(snapshot.imagesDone, Math.max(snapshot.numberResults - 1, 0));
+  if (FINISHED.includes(snapshot.status)) socket.finish();
+  render();
+}
+
+function onProgress(message) {
+  state.status = "running";
+  state.step = message.step;
+  state.totalSteps = message.totalSteps;
+  state.imageIndex = message.imageIndex;
+  state.imagesDone = message.imagesDone;
+  state.queuePosition = null;
+  if (message.phase) state.phase = message.phase;
+  if (message.previewDataURI) state.previewDataURI = message.previewDataURI;
+  if (!state.startedAt) state.startedAt = new Date().toISOString();
+  const now = { t: performance.now(), global: message.imageIndex * message.totalSteps + message.step };
+  if (!timing.first) timing.first = now;
+  timing.last = now;
+  render();
+}
+
+const socket = new JobSocket(`/ws/jobs/${job.id}/`, {
+  onMessage(message) {
+    if (message.type === "status" && message.job) onStatus(message.job);
+    else if (message.type === "progress") onProgress(message);
+  },
+  onState(connection) {
+    el.liveNote.classList.toggle("connected", connection === "open");
+    el.liveText.textContent = {
+      open: "Live", connecting: "Connecting…", retrying: "Reconnecting…", closed: "Finished", denied: "Not available",
+    }[connection] || connection;
+  },
+});
+if (!FINISHED.includes(job.status)) socket.connect();
+else socket.finish();
+
+// Ticking clock while the job runs.
+setInterval(() => { if (state.status === "running") renderTimes(); }, 1000);
+
+// Preview scaling.
+for (const button of document.querySelectorAll("[data-scale]")) {
+  button.addEventListener("click", () => {
+    el.frame.classList.toggle("smooth", button.dataset.scale === "smooth");
+    for (const b of document.querySelectorAll("[data-scale]")) b.setAttribute("aria-pressed", String(b === button));
+  });
+}
+
+render();

@@ -1,0 +1,117 @@
+"""The create form: its POST becomes a Runware-shaped payload for `schema.validate_inference`.
+
+There is no Django Form for the request itself: the schema is the one validator, and its errors
+already name Runware fields, which are also the form's input names.
+"""
+
+import base64
+
+from django import forms
+from django.contrib.auth.models import User
+
+from webapp.studio.schema import FieldError
+
+TASK_SLUGS = {
+    "text-to-image": "textToImage",
+    "image-to-image": "imageToImage",
+    "inpainting": "inpainting",
+    "outpainting": "outpainting",
+}
+SLUG_FOR_TASK = {task: slug for slug, task in TASK_SLUGS.items()}
+TASK_LABELS = {
+    "textToImage": "Text to image",
+    "imageToImage": "Image to image",
+    "inpainting": "Inpainting",
+    "outpainting": "Outpainting",
+}
+TASK_BLURBS = {
+    "textToImage": "Describe an image and generate it from noise.",
+    "imageToImage": "Start from an image and change it; strength decides how far.",
+    "inpainting": "Paint a mask and repaint only that area.",
+    "outpainting": "Extend an image beyond its borders.",
+}
+
+# The API allows up to 20 results per request; the studio form keeps batches small.
+FORM_MAX_RESULTS = 8
+FIELDS = ("positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed",
+          "numberResults", "width", "height", "strength")
+OUTPAINT_SIDES = ("top", "right", "bottom", "left")
+# A re-rendered form keeps an uploaded source up to this size inline, so it need not be picked again.
+KEEP_UPLOAD_BYTES = 8 * 1024 * 1024
+
+
+def outpaint_input_name(side):
+    return "outpaint" + side[:1].upper() + side[1:]
+
+
+def _int_or_raw(value):
+    value = (value or "").strip()
+    try:
+        return int(value)
+    except ValueError:
+        return value or 0
+
+
+def _image(files, post, name):
+    """A new upload as bytes, else a data URI kept from a re-rendered form, else an existing image id."""
+    upload = files.get(name)
+    if upload is not None and upload.size:
+        return upload.read()
+    for suffix in ("Data", "Id"):
+        value = post.get(name + suffix, "").strip()
+        if value:
+            return value
+    return None
+
+
+def inference_payload(post, files, task_type) -> dict:
+    """Build the request dict from the create form; the validator does all the checking."""
+    payload = {"outputType": "URL", "outputFormat": "PNG"}
+    for name in FIELDS:
+        value = post.get(name, "").strip()
+        if value != "":
+            payload[name] = value
+    if task_type == "textToImage":
+        payload.pop("strength", None)
+    else:
+        payload["seedImage"] = _image(files, post, "seedImage")
+    if task_type == "inpainting":
+        payload["maskImage"] = _image(files, post, "maskImage")
+    if task_type == "outpainting":
+        # The final size follows from the source and the extensions.
+        payload.pop("width", None)
+        payload.pop("height", None)
+        outpaint = {side: _int_or_raw(post.get(outpaint_input_name(side))) for side in OUTPAINT_SIDES}
+        outpaint["blur"] = _int_or_raw(post.get("outpaintBlur"))
+        payload["outpaint"] = outpaint
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def form_limit_errors(payload) -> list[FieldError]:
+    """Limits of the studio form that are tighter than the API's."""
+    value = payload.get("numberResults")
+    try:
+        number = int(value) if value is not None else 1
+    except (TypeError, ValueError):
+        return []  # the validator names this one
+    if number > FORM_MAX_RESULTS:
+        return [FieldError("numberResults", f"numberResults must be between 1 and {FORM_MAX_RESULTS} here "
+                                            "(the API allows up to 20).")]
+    return []
+
+
+def values_from_post(post, files, payload, errors) -> dict:
+    """What the re-rendered form shows: the user's own values, and their upload kept inline."""
+    values = {key: post.get(key, "") for key in post.keys() if key != "csrfmiddlewaretoken"}
+    for name in ("seedImage", "maskImage"):
+        data = payload.get(name)
+        if isinstance(data, bytes) and name not in errors and len(data) <= KEEP_UPLOAD_BYTES:
+            values[name + "Data"] = "data:image/png;base64," + base64.b64encode(data).decode()
+            values.pop(name + "Id", None)
+    return values
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email"]
