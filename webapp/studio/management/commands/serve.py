@@ -32,7 +32,8 @@ class Command(BaseCommand):
         if workers < 0:
             raise CommandError("--workers must be 0 or more")
         # 1. Database
-        call_command("migrate", interactive=False, verbosity=0)
+        for alias in settings.DATABASES:  # the SQLite channel layer keeps its own database
+            call_command("migrate", database=alias, interactive=False, verbosity=0)
         # 2. Built-in model (in a child process: building it needs torch)
         self._run_manage("provision_builtin")
         # 3. Children
