@@ -1,0 +1,177 @@
+import base64
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, png_bytes
+from webapp.studio.models import Job, Upload
+from webapp.studio.views import BUILTIN_LABEL
+
+
+@pytest.fixture
+def alice_client(client, alice, builtin_model):
+    client.login(username="alice", password=PASSWORD)
+    return client
+
+
+def _post(client, task="text-to-image", **fields):
+    data = {"positivePrompt": "a lighthouse at dusk", "model": "stepwise:1@1", "steps": "20", "CFGScale": "7",
+            "scheduler": "Euler", "numberResults": "1", "width": "512", "height": "512", **fields}
+    return client.post(reverse("create", args=[task]), {k: v for k, v in data.items() if v is not None})
+
+
+def test_it_requires_login(client, db):
+    response = client.get(reverse("create", args=["text-to-image"]))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_it_404s_for_an_unknown_task(alice_client):
+    assert alice_client.get("/create/upscale/").status_code == 404
+
+
+def test_it_shows_the_form_with_the_plain_builtin_label(alice_client):
+    response = alice_client.get(reverse("create", args=["text-to-image"]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert BUILTIN_LABEL in body
+    assert 'data-testid="effective-steps"' in body
+    assert "20 steps will run" in body  # the built-in model's default steps
+    assert 'id="models-data"' in body and 'id="schedulers-data"' in body
+    assert "data-submit-shortcut" in body
+
+
+def test_image_tasks_count_steps_of_the_schedule(alice_client):
+    response = alice_client.get(reverse("create", args=["image-to-image"]))
+    assert "16 of 20 steps will run" in response.content.decode()  # default strength 0.8
+
+
+def test_an_invalid_post_names_the_field_keeps_values_and_stores_nothing(alice_client):
+    before = Job.objects.count()
+    response = _post(alice_client, positivePrompt="", negativePrompt="blurry", seed="-5")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'id="positivePrompt-error"' in body
+    assert "positivePrompt is required" in body
+    assert 'id="seed-error"' in body
+    assert ">blurry</textarea>" in body
+    assert 'value="-5"' in body
+    assert Job.objects.count() == before
+
+
+def test_a_valid_post_queues_a_job_with_the_effective_steps(alice_client, alice):
+    response = _post(alice_client, seed="77")
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("job_detail", args=[job.id])
+    assert job.owner == alice
+    assert job.status == Job.Status.QUEUED
+    assert job.total_steps == 20
+    assert job.request["seed"] == 77
+    assert job.request["positivePrompt"] == "a lighthouse at dusk"
+
+
+def test_image_to_image_stores_the_upload_and_the_steps_that_run(alice_client):
+    upload = _upload("source.png", png_bytes(64, 64))
+    response = _post(alice_client, "image-to-image", steps="50", strength="0.58", width=None, height=None,
+                     seedImage=upload)
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.task_type == "imageToImage"
+    assert job.total_steps == 28  # int(50 * 0.58): the float trap
+    assert Upload.objects.filter(id=job.request["seedImage"]).exists()
+    assert (job.request["width"], job.request["height"]) == (64, 64)
+
+
+def test_a_gallery_image_can_be_the_source(alice_client, alice, make_image):
+    image = make_image(alice)
+    response = _post(alice_client, "image-to-image", strength="0.5", width=None, height=None,
+                     seedImageId=str(image.id))
+    assert response.status_code == 302
+    assert Job.objects.get(task_type="imageToImage").request["seedImage"] == str(image.id)
+
+
+def test_image_tasks_need_a_source(alice_client):
+    response = _post(alice_client, "image-to-image", strength="0.5", width=None, height=None)
+    assert response.status_code == 400
+    assert 'id="seedImage-error"' in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_inpainting_with_no_effective_step_is_refused(alice_client):
+    response = _post(alice_client, "inpainting", steps="10", strength="0.05", width=None, height=None,
+                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+    assert response.status_code == 400
+    assert 'id="strength-error"' in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_inpainting_takes_a_painted_mask(alice_client):
+    response = _post(alice_client, "inpainting", steps="20", strength="0.75", width=None, height=None,
+                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.total_steps == 15
+    assert Upload.objects.filter(id=job.request["maskImage"]).exists()
+
+
+def test_inpainting_keeps_an_uploaded_source_when_the_form_comes_back(alice_client):
+    response = _post(alice_client, "inpainting", positivePrompt="", strength="0.75", width=None, height=None,
+                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'name="seedImageData" value="data:image/png;base64,' in body
+    assert 'name="maskImageData" value="data:image/png;base64,' in body
+
+
+def test_outpainting_sends_the_sides_as_integers(alice_client):
+    response = _post(alice_client, "outpainting", strength="0.9", seedImage=_upload("s.png", png_bytes(128, 128)),
+                     outpaintTop="0", outpaintRight="256", outpaintBottom="64", outpaintLeft="0", outpaintBlur="8")
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.request["outpaint"] == {"top": 0, "right": 256, "bottom": 64, "left": 0, "blur": 8}
+    assert (job.request["width"], job.request["height"]) == (384, 192)
+
+
+def test_outpainting_refuses_sides_off_the_grid(alice_client):
+    response = _post(alice_client, "outpainting", strength="0.9", seedImage=_upload("s.png", png_bytes(128, 128)),
+                     outpaintTop="0", outpaintRight="100", outpaintBottom="0", outpaintLeft="0", outpaintBlur="8")
+    assert response.status_code == 400
+    assert "multiple of 64" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_the_form_allows_at_most_eight_results(alice_client):
+    response = _post(alice_client, numberResults="9")
+    assert response.status_code == 400
+    assert 'id="numberResults-error"' in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_source_prefill_follows_access(client, alice, bob, charlie, make_image):
+    image = make_image(alice)
+    url = reverse("create", args=["image-to-image"]) + f"?source={image.id}"
+    client.login(username="bob", password=PASSWORD)
+    assert f'value="{image.id}"' in client.get(url).content.decode()
+    client.login(username="charlie", password=PASSWORD)
+    body = client.get(url).content.decode()
+    assert f'value="{image.id}"' not in body
+    assert "not available to you" in body
+
+
+def test_reuse_prefills_the_parameters_and_the_seed(alice_client, alice, make_image):
+    image = make_image(alice, prompt="an isometric ruin", seed=4242)
+    response = alice_client.get(reverse("create", args=["text-to-image"]) + f"?reuse={image.id}")
+    body = response.content.decode()
+    assert ">an isometric ruin</textarea>" in body
+    assert 'value="4242"' in body
+
+
+def _upload(name, data):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type="image/png")
+
+
+def _data_uri(data):
+    return "data:image/png;base64," + base64.b64encode(data).decode()

@@ -1,0 +1,94 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.conftest import PASSWORD
+from webapp.studio.models import Image
+
+
+def login(client, name):
+    assert client.login(username=name, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def images(alice, bob, charlie, make_image):
+    return {
+        "alice_team": make_image(alice, prompt="alice shares a lighthouse"),
+        "alice_private": make_image(alice, prompt="alice keeps a secret", visibility="private"),
+        "bob_team": make_image(bob, prompt="bob shares a forest", task_type="imageToImage"),
+        "charlie_team": make_image(charlie, prompt="charlie elsewhere"),
+    }
+
+
+def test_it_requires_login(client, db):
+    response = client.get(reverse("gallery"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_bob_sees_his_images_and_alices_shared_ones(client, images):
+    body = login(client, "bob").get(reverse("gallery")).content.decode()
+    assert "alice shares a lighthouse" in body
+    assert "bob shares a forest" in body
+    assert "alice keeps a secret" not in body
+    assert "charlie elsewhere" not in body
+
+
+def test_the_filters(client, images):
+    login(client, "alice")
+    mine = client.get(reverse("gallery") + "?scope=mine").content.decode()
+    assert "alice keeps a secret" in mine and "bob shares a forest" not in mine
+    team = client.get(reverse("gallery") + "?scope=team").content.decode()
+    assert "bob shares a forest" in team and "alice shares a lighthouse" not in team
+    search = client.get(reverse("gallery") + "?q=LIGHTHOUSE").content.decode()
+    assert "alice shares a lighthouse" in search and "bob shares a forest" not in search
+    task = client.get(reverse("gallery") + "?task=imageToImage").content.decode()
+    assert "bob shares a forest" in task and "alice shares a lighthouse" not in task
+    model = client.get(reverse("gallery") + "?model=nope:1@1").content.decode()
+    assert "No images match these filters" in model
+    today = timezone.now().date()
+    dated = client.get(reverse("gallery") + f"?since={today}&until={today}").content.decode()
+    assert "alice shares a lighthouse" in dated
+    later = client.get(reverse("gallery") + f"?since={today + datetime.timedelta(days=1)}").content.decode()
+    assert "alice shares a lighthouse" not in later
+
+
+def test_the_fragment_returns_only_the_tiles(client, images):
+    response = login(client, "alice").get(reverse("gallery") + "?fragment=1")
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.count('class="tile"') == 3
+    assert response["X-Next-Page"] == ""
+
+
+def test_it_paginates_newest_first(client, alice, make_image):
+    for i in range(30):
+        make_image(alice, prompt=f"picture number {i:02d}")
+    login(client, "alice")
+    first = client.get(reverse("gallery")).content.decode()
+    assert "picture number 29" in first and "picture number 00" not in first
+    response = client.get(reverse("gallery") + "?page=2&fragment=1")
+    assert "picture number 00" in response.content.decode()
+    assert response["X-Next-Page"] == ""
+
+
+def test_the_gallery_does_not_query_per_image(client, alice, bob, make_image, django_assert_max_num_queries):
+    for i in range(12):
+        make_image(alice if i % 2 else bob, prompt=f"image {i}")
+    login(client, "alice")
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("gallery"))
+    assert response.content.decode().count('class="tile"') == 12
+    for i in range(12, 24):
+        make_image(bob, prompt=f"image {i}")
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("gallery"))
+    assert response.content.decode().count('class="tile"') == 24
+
+
+def test_an_empty_gallery_says_so(client, alice):
+    body = login(client, "alice").get(reverse("gallery")).content.decode()
+    assert "The gallery is empty" in body
+    assert Image.objects.count() == 0

@@ -1,0 +1,113 @@
+import pytest
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+from webapp.studio.access import active_team
+from webapp.studio.models import Job
+
+
+@pytest.fixture
+def make_job(builtin_model):
+    def make(owner, *, status="queued", visibility="team", steps=20, total=20, prompt="a lighthouse", **extra):
+        request = {"taskType": "imageInference", "model": builtin_model.air, "positivePrompt": prompt, "steps": steps,
+                   "CFGScale": 7.0, "scheduler": "Euler", "seed": 99, "numberResults": 1, "width": 512, "height": 512}
+        request.update(extra.pop("request", {}))
+        return Job.objects.create(owner=owner, team=active_team(owner), visibility=visibility, task_type="textToImage",
+                                  model=builtin_model, request=request, status=status, total_steps=total, **extra)
+    return make
+
+
+def login(client, name):
+    assert client.login(username=name, password=PASSWORD)
+    return client
+
+
+def test_it_requires_login(client, alice, make_job):
+    job = make_job(alice)
+    for url in (reverse("job_detail", args=[job.id]), reverse("job_list")):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_the_owner_sees_progress_hooks_and_a_cancel_button(client, alice, make_job):
+    job = make_job(alice)
+    body = login(client, "alice").get(reverse("job_detail", args=[job.id])).content.decode()
+    assert 'data-testid="step-counter"' in body and "Step 0 of 20" in body
+    assert 'data-testid="job-status"' in body
+    assert 'data-testid="preview"' in body
+    assert "1st in queue" in body
+    assert reverse("job_cancel", args=[job.id]) in body
+    assert 'id="job-data"' in body
+
+
+def test_a_teammate_sees_a_team_job_but_cannot_cancel_it(client, alice, bob, make_job):
+    job = make_job(alice)
+    body = login(client, "bob").get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "Step 0 of 20" in body
+    assert reverse("job_cancel", args=[job.id]) not in body
+    assert client.post(reverse("job_cancel", args=[job.id])).status_code == 403
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+
+
+def test_private_jobs_and_other_teams_are_not_found(client, alice, bob, charlie, make_job):
+    team_job = make_job(alice)
+    private_job = make_job(alice, visibility="private")
+    login(client, "charlie")
+    assert client.get(reverse("job_detail", args=[team_job.id])).status_code == 404
+    assert client.post(reverse("job_cancel", args=[team_job.id])).status_code == 404
+    login(client, "bob")
+    assert client.get(reverse("job_detail", args=[private_job.id])).status_code == 404
+
+
+def test_the_owner_cancels_a_queued_job(client, alice, make_job):
+    job = make_job(alice)
+    login(client, "alice")
+    assert client.get(reverse("job_cancel", args=[job.id])).status_code == 405
+    response = client.post(reverse("job_cancel", args=[job.id]))
+    assert response.status_code == 302 and response.url == reverse("job_detail", args=[job.id])
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+
+
+def test_cancelling_a_running_job_asks_the_worker_to_stop(client, alice, make_job):
+    job = make_job(alice, status="running", step=5)
+    login(client, "alice").post(reverse("job_cancel", args=[job.id]))
+    job.refresh_from_db()
+    assert job.cancel_requested and job.status == Job.Status.RUNNING
+
+
+def test_a_finished_job_shows_results_seed_and_the_steps_that_ran(client, alice, make_image):
+    image = make_image(alice, task_type="imageToImage", seed=31337)
+    body = login(client, "alice").get(reverse("job_detail", args=[image.job_id])).content.decode()
+    assert 'data-testid="result-image"' in body
+    assert reverse("image_detail", args=[image.id]) in body
+    assert "31337" in body
+    assert "10 of 20 steps" in body  # steps 20 x strength 0.5
+
+
+def test_a_failed_job_shows_its_error(client, alice, make_job):
+    job = make_job(alice, status="failed", error="CUDA out of memory")
+    body = login(client, "alice").get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "This job failed." in body and "CUDA out of memory" in body
+
+
+def test_the_job_page_gives_the_documents_advice(client, alice, make_job):
+    job = make_job(alice, steps=10, total=10)
+    body = login(client, "alice").get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "recommended at 25-30 steps" in body
+
+
+def test_the_list_shows_only_my_jobs_with_their_queue_position(client, alice, bob, make_job):
+    make_job(alice, prompt="alice waits")
+    make_job(bob, prompt="bob waits")
+    body = login(client, "bob").get(reverse("job_list")).content.decode()
+    assert "bob waits" in body and "alice waits" not in body
+    assert "2nd in queue" in body
+
+
+def test_the_list_filters_by_status(client, alice, make_job):
+    make_job(alice, prompt="still waiting")
+    make_job(alice, prompt="went wrong", status="failed")
+    body = login(client, "alice").get(reverse("job_list") + "?status=problems").content.decode()
+    assert "went wrong" in body and "still waiting" not in body
