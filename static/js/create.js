@@ -24,6 +24,7 @@ const el = {
   caption: $("plan-caption"), costFill: $("cost-fill"), costRef: $("cost-ref"), costText: $("cost-text"),
   costCaption: $("cost-caption"), advice: $("advice"), live: $("plan-live"),
   submit: $("submit"), submitLabel: $("submit-label"), blocked: $("submit-blocked"), summary: $("submit-summary"),
+  mobileSubmit: $("mobile-submit"), mobileSummary: $("mobile-summary"),
   prompt: $("positivePrompt"), promptCount: $("prompt-count"), presets: $("size-presets"), sizeHelp: $("size-help"),
 };
 
@@ -196,7 +197,7 @@ function update() {
   const coverage = phaseCoverage(Math.max(plan.requested, 1), plan.firstStep).filter((p) => p.inSchedule > 0);
   el.strip.replaceChildren(...coverage.map((phase) => {
     const seg = document.createElement("div");
-    seg.className = "phase-seg" + (phase.run > 0 ? " covered" : "");
+    seg.className = "phase-seg" + (phase.run > 0 ? " covered" : "") + (phase.run > 0 && phase.run < phase.inSchedule ? " partial" : "");
     seg.style.setProperty("--w", phase.inSchedule);
     seg.style.setProperty("--run", `${(phase.run / phase.inSchedule) * 100}%`);
     const last = Math.min(phase.to ?? plan.requested, plan.requested);
@@ -261,6 +262,8 @@ function renderBlocked() {
   // Only "nothing would run" disables the button; a missing source or mask is explained on submit.
   const reason = blockReason || sourceReason;
   el.submit.disabled = Boolean(blockReason);
+  if (el.mobileSubmit) el.mobileSubmit.disabled = Boolean(blockReason);
+  if (el.mobileSummary) el.mobileSummary.textContent = reason || `${el.count.textContent}${el.evals.textContent ? ` ${el.evals.textContent}` : ""}`;
   el.blocked.hidden = !reason;
   el.blocked.querySelector("span").textContent = reason;
 }
@@ -516,6 +519,7 @@ form.addEventListener("submit", (event) => {
     }
   }
   el.submit.disabled = true;
+  if (el.mobileSubmit) el.mobileSubmit.disabled = true;
   el.submitLabel.textContent = "Queuing…";
 });
 window.addEventListener("pageshow", () => { el.submitLabel.textContent = "Generate"; renderBlocked(); });

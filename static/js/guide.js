@@ -18,7 +18,7 @@ function update() {
   const coverage = phaseCoverage(plan.requested, plan.firstStep).filter((p) => p.inSchedule > 0);
   strip.replaceChildren(...coverage.map((phase) => {
     const seg = document.createElement("div");
-    seg.className = "phase-seg" + (phase.run ? " covered" : "");
+    seg.className = "phase-seg" + (phase.run ? " covered" : "") + (phase.run && phase.run < phase.inSchedule ? " partial" : "");
     seg.style.setProperty("--w", phase.inSchedule);
     seg.style.setProperty("--run", `${(phase.run / phase.inSchedule) * 100}%`);
     seg.innerHTML = `<span class="phase-run"></span><span class="phase-name">${phase.name}</span>`;

@@ -79,25 +79,20 @@ function render() {
     ? state.phase
     : phaseForStep(config.firstStep + Math.max(step, 1) - 1);
   el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
-  el.phaseDescription.textContent = ` — ${phase.description}`;
+  el.phaseDescription.textContent = phase.description;
   el.phaseDot.style.setProperty("--phase-color", phaseColor(phase.name));
   if (el.strip) {
     for (const seg of el.strip.children) seg.classList.toggle("current", !finished && status === "running" && seg.dataset.phase === phase.name);
   }
 
   // Preview
-  el.previewWrap.hidden = finished && state.images.length > 0;
+  el.previewWrap.hidden = status === "queued" || finished;
   if (state.previewDataURI) {
     el.preview.src = state.previewDataURI;
     el.preview.hidden = false;
     el.placeholder.hidden = true;
   } else if (status === "running" && el.preview.hidden) {
     el.placeholder.textContent = "Waiting for the first preview…";
-  }
-  if (finished && !state.images.length) {
-    el.placeholder.hidden = false;
-    el.preview.hidden = true;
-    el.placeholder.textContent = status === "failed" ? "No image was produced." : "No image was finished.";
   }
 
   // Outcome

@@ -281,7 +281,7 @@ def _phase_strip(requested, first_step):
         run = max(0, top - max(low, first_step) + 1)
         if in_schedule:
             strip.append({"name": name, "description": description, "low": low, "high": top,
-                          "in_schedule": in_schedule, "run": run})
+                          "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
     return strip
 
 
@@ -310,7 +310,7 @@ def job_detail(request, job_id):
     seed = job.request.get("seed")
     timings = []
     if job.started_at:
-        timings.append(("Waited in queue", (job.started_at - job.queued_at).total_seconds()))
+        timings.append(("Waited in queue", max(0.0, (job.started_at - job.queued_at).total_seconds())))
     if job.started_at and job.finished_at:
         timings.append(("Ran for", (job.finished_at - job.started_at).total_seconds()))
     if job.gpu_seconds:
