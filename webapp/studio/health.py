@@ -1,9 +1,11 @@
 """GET /healthz: is the app able to do its work right now? JSON for load balancers and humans."""
 
 import asyncio
+import contextvars
+import logging
 import time
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -12,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from webapp.studio.models import Job, WorkerStatus
+
+logger = logging.getLogger("stepwise.health")
 
 
 def _database_ok() -> bool:
@@ -29,19 +33,29 @@ async def _round_trip(layer) -> None:
     await asyncio.wait_for(layer.receive(channel), timeout=3)
 
 
-def _channel_layer_ok() -> bool:
+async def _channel_layer_ok() -> bool:
     try:
-        async_to_sync(_round_trip)(get_channel_layer())
+        # A fresh context: a layer may start a long-lived polling task on first receive, and it must not
+        # inherit this request's thread executor, which dies with the request.
+        task = asyncio.get_running_loop().create_task(_round_trip(get_channel_layer()), context=contextvars.Context())
+        await task
         return True
     except Exception:
+        logger.warning("Channel layer round trip failed", exc_info=True)
         return False
 
 
 @require_GET
-def healthz(request):
+async def healthz(request):
+    # Async: the channel layer's receive is bound to one event loop, the server's.
     started = time.monotonic()
+    channel_layer = await _channel_layer_ok()
+    body = await sync_to_async(_report)(started, channel_layer)
+    return JsonResponse(body, status=200 if body["status"] != "error" else 503)
+
+
+def _report(started, channel_layer):
     database = _database_ok()
-    channel_layer = _channel_layer_ok()
     workers = []
     if database:
         stale_after = settings.STEPWISE_WORKER_STALE_SECONDS
@@ -76,4 +90,4 @@ def healthz(request):
         "running": running,
         "checkedInMs": round((time.monotonic() - started) * 1000, 1),
     }
-    return JsonResponse(body, status=200 if ok else 503)
+    return body
