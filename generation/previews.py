@@ -1,0 +1,103 @@
+"""Step previews: a linear latent -> RGB projection, cheap enough to run after every denoising step.
+
+A VAE decode per step would roughly halve throughput; this is one small matrix product at latent
+resolution (64x64 for a 512x512 image) on the device, then a single `.cpu()` of a uint8 HxWx3 tensor.
+The factors are ComfyUI's (`comfy/latent_formats.py`), fitted per latent format, rows = latent channels.
+They expect latents in the diffusion model's space (VAE latents after scale/shift), which is what
+diffusers' pipelines hand to `callback_on_step_end`.
+
+The preview shows the current noisy sample x_t, so the first steps look noisy; that is the honest
+picture of where the run is.
+"""
+
+import numpy as np
+import torch
+
+SD15_FACTORS = [
+    [0.3512, 0.2297, 0.3227],
+    [0.3250, 0.4974, 0.2350],
+    [-0.2829, 0.1762, 0.2721],
+    [-0.2120, -0.2616, -0.7177],
+]
+
+SDXL_FACTORS = [
+    [0.3651, 0.4232, 0.4341],
+    [-0.2533, -0.0042, 0.1068],
+    [0.1076, 0.1111, -0.0362],
+    [-0.3165, -0.2492, -0.2188],
+]
+SDXL_BIAS = [0.1084, -0.0175, -0.0011]
+
+# FLUX.1's 16-channel VAE. Z-Image uses the same VAE, and ComfyUI previews it with the same format
+# (its Lumina2/ZImage model classes set `latent_format = Flux`).
+FLUX_FACTORS = [
+    [-0.0346, 0.0244, 0.0681],
+    [0.0034, 0.0210, 0.0687],
+    [0.0275, -0.0668, -0.0433],
+    [-0.0174, 0.0160, 0.0617],
+    [0.0859, 0.0721, 0.0329],
+    [0.0004, 0.0383, 0.0115],
+    [0.0405, 0.0861, 0.0915],
+    [-0.0236, -0.0185, -0.0259],
+    [-0.0245, 0.0250, 0.1180],
+    [0.1008, 0.0755, -0.0421],
+    [-0.0515, 0.0201, 0.0011],
+    [0.0428, -0.0012, -0.0036],
+    [0.0817, 0.0765, 0.0749],
+    [-0.1264, -0.0522, -0.1103],
+    [-0.0280, -0.0881, -0.0499],
+    [-0.1262, -0.0982, -0.0778],
+]
+FLUX_BIAS = [-0.0329, -0.0718, -0.0851]
+
+LATENT_FORMATS = {
+    "sd15": (SD15_FACTORS, None),
+    "sdxl": (SDXL_FACTORS, SDXL_BIAS),
+    "flux": (FLUX_FACTORS, FLUX_BIAS),
+    "zimage": (FLUX_FACTORS, FLUX_BIAS),
+}
+
+
+def unpack_flux_latents(latents: torch.Tensor, *, height: int, width: int, vae_scale_factor: int = 8) -> torch.Tensor:
+    """FLUX pipelines keep latents as (batch, tokens, channels x 2 x 2): undo the 2x2 patch packing.
+
+    Same arithmetic as `FluxPipeline._unpack_latents`: the latent grid is 2 * (size // (vae x 2)).
+    """
+    batch, _, packed_channels = latents.shape
+    channels = packed_channels // 4
+    h = 2 * (int(height) // (vae_scale_factor * 2))
+    w = 2 * (int(width) // (vae_scale_factor * 2))
+    latents = latents.view(batch, h // 2, w // 2, channels, 2, 2)
+    latents = latents.permute(0, 3, 1, 4, 2, 5)
+    return latents.reshape(batch, channels, h, w)
+
+
+class LatentPreviewer:
+    """Projects one job's latents to RGB. Built once per job, so the factors move to the device once."""
+
+    def __init__(self, family: str, *, height: int, width: int, vae_scale_factor: int = 8, device=None):
+        factors, bias = LATENT_FORMATS[family]
+        self.family = family
+        self.height, self.width, self.vae_scale_factor = height, width, vae_scale_factor
+        self.factors = torch.tensor(factors, dtype=torch.float32, device=device)
+        self.bias = torch.tensor(bias or [0.0, 0.0, 0.0], dtype=torch.float32, device=device)
+
+    @torch.no_grad()
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        """First image of the batch as a uint8 (latent height, latent width, 3) array."""
+        # 1. FLUX latents are packed 2x2 patches; everything else is already (batch, channels, h, w).
+        if latents.ndim == 3:
+            latents = unpack_flux_latents(latents, height=self.height, width=self.width,
+                                          vae_scale_factor=self.vae_scale_factor)
+        # 2. Project the channels to RGB on the device; ComfyUI maps [-1, 1] to [0, 255].
+        rgb = torch.einsum("chw,cr->hwr", latents[0].float(), self.factors) + self.bias
+        rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        # 3. One small device -> host copy.
+        return rgb.cpu().numpy()
+
+
+def latent_preview(latents: torch.Tensor, family: str, *, height: int, width: int, vae_scale_factor: int = 8):
+    """One-off version of `LatentPreviewer` (the engine builds one previewer per job instead)."""
+    previewer = LatentPreviewer(family, height=height, width=width, vae_scale_factor=vae_scale_factor,
+                                device=latents.device)
+    return previewer(latents)
