@@ -59,7 +59,9 @@ SCHEDULERS: list[SchedulerSpec] = [
     SchedulerSpec("LCM", "LCMScheduler", aliases=("LCMScheduler",)),
     SchedulerSpec("TCD", "TCDScheduler", aliases=("TCDScheduler",)),
     SchedulerSpec("DDIM", "DDIMScheduler", aliases=("DDIMScheduler",)),
-    SchedulerSpec("PNDM", "PNDMScheduler", aliases=("PNDMScheduler",)),
+    # PLMS, as SD 1.5 ships it: without skip_prk_steps the first steps are Runge-Kutta, 4 model
+    # evaluations each (14 evaluations for 5 steps). PLMS still evaluates N+1 times for N steps.
+    SchedulerSpec("PNDM", "PNDMScheduler", {"skip_prk_steps": True}, aliases=("PNDMScheduler",)),
     SchedulerSpec("LMS", "LMSDiscreteScheduler", aliases=("LMSDiscreteScheduler",)),
     SchedulerSpec("LMS Karras", "LMSDiscreteScheduler", _KARRAS),
     SchedulerSpec("DEIS", "DEISMultistepScheduler", aliases=("DEISMultistepScheduler",)),
@@ -78,7 +80,10 @@ SCHEDULERS: list[SchedulerSpec] = [
                   convergence=DETAIL),
     SchedulerSpec("DPM Singlestep", "DPMSolverSinglestepScheduler", convergence=DETAIL,
                   aliases=("DPMSolverSinglestepScheduler",)),
-    SchedulerSpec("EDM Euler", "EDMEulerScheduler", convergence=DETAIL, aliases=("EDMEulerScheduler",)),
+    # Explicit sigma range: Euler-based model configs carry sigma_min/sigma_max = None, which
+    # EDMEulerScheduler cannot build from. Meant for EDM-trained models (Playground v2.5).
+    SchedulerSpec("EDM Euler", "EDMEulerScheduler", {"sigma_min": 0.002, "sigma_max": 80.0}, convergence=DETAIL,
+                  aliases=("EDMEulerScheduler",)),
     # Stochastic
     SchedulerSpec("Euler Ancestral", "EulerAncestralDiscreteScheduler", convergence=STOCHASTIC,
                   aliases=("Euler a", "EulerAncestralDiscreteScheduler")),
