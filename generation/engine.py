@@ -1,0 +1,400 @@
+"""The generation engine: loads diffusers pipelines, runs one job at a time, reports every step.
+
+Used by the worker process only (it imports torch and diffusers); no Django here. An `Engine` is not
+thread-safe: pipelines and schedulers are stateful, so a worker runs one generation at a time.
+
+- Models are cached per AIR id, least recently used first out, `cache_size` at most. Switching
+  task type reuses the loaded weights (`from_pipe`), never reloads.
+- Each job gets a fresh scheduler on its own pipeline object (sharing the cached components), so a
+  job can never change another job's scheduler.
+- `on_step(step, total, preview)` fires once per denoising step, `total` being exactly
+  `generation.steps.effective_steps(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
+  whose pipelines call back once per model evaluation (2N-1 times).
+"""
+
+import os
+
+# This worker never downloads: models come from local folders and files only. Set before
+# huggingface_hub is imported (the worker entry point should set it too, before anything else).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gc  # noqa: E402
+import time  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import diffusers  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from generation import outpaint, schedulers  # noqa: E402
+from generation.architectures import ARCHITECTURES  # noqa: E402
+from generation.previews import LatentPreviewer  # noqa: E402
+from generation.steps import effective_steps  # noqa: E402
+
+TEXT_TO_IMAGE = "textToImage"
+IMAGE_TO_IMAGE = "imageToImage"
+INPAINTING = "inpainting"
+OUTPAINTING = "outpainting"
+TASK_TYPES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING)
+
+# The diffusers pipeline class of each family for each kind of run. Outpainting is inpainting on a
+# larger canvas (see generation/outpaint.py).
+PIPELINES = {
+    "sd15": {
+        "text": "StableDiffusionPipeline",
+        "image": "StableDiffusionImg2ImgPipeline",
+        "inpaint": "StableDiffusionInpaintPipeline",
+    },
+    "sdxl": {
+        "text": "StableDiffusionXLPipeline",
+        "image": "StableDiffusionXLImg2ImgPipeline",
+        "inpaint": "StableDiffusionXLInpaintPipeline",
+    },
+    "flux": {"text": "FluxPipeline", "image": "FluxImg2ImgPipeline", "inpaint": "FluxInpaintPipeline"},
+    "zimage": {"text": "ZImagePipeline", "image": "ZImageImg2ImgPipeline", "inpaint": "ZImageInpaintPipeline"},
+}
+PIPELINE_KIND = {TEXT_TO_IMAGE: "text", IMAGE_TO_IMAGE: "image", INPAINTING: "inpaint", OUTPAINTING: "inpaint"}
+
+# `from_pipe` of these builds a pipeline of that kind over the same component objects. Not
+# `SomePipeline.from_pipe`: that one also casts the (shared) components to its `dtype` argument.
+AUTO_PIPELINES = {
+    "text": diffusers.AutoPipelineForText2Image,
+    "image": diffusers.AutoPipelineForImage2Image,
+    "inpaint": diffusers.AutoPipelineForInpainting,
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    air: str  # e.g. "stepwise:1@1"
+    architecture: str  # key of ARCHITECTURES
+    path: str  # diffusers folder, or single .safetensors file
+    config_path: str = ""  # local diffusers config folder for single-file loads (offline)
+
+
+@dataclass
+class GenerationInput:
+    task_type: str  # "textToImage" | "imageToImage" | "inpainting" | "outpainting"
+    prompt: str
+    negative_prompt: str | None
+    width: int  # for outpainting: the final size, source plus extensions
+    height: int
+    steps: int  # requested steps (full schedule length)
+    cfg_scale: float
+    scheduler: str  # canonical or alias name accepted by generation.schedulers.resolve
+    seed: int
+    strength: float | None = None  # image tasks; None means 1.0
+    seed_image: "Image.Image | None" = None
+    mask_image: "Image.Image | None" = None  # white = repaint; same size as seed_image
+    outpaint: dict | None = None  # {"top","right","bottom","left" (multiples of 64), "blur" 0-32}
+
+
+class GenerationCancelled(Exception):
+    pass
+
+
+class ModelLoadError(Exception):
+    pass
+
+
+class OutOfMemory(Exception):
+    pass
+
+
+OnStep = Callable[[int, int, "np.ndarray | None"], None]
+
+
+@dataclass
+class _Loaded:
+    """A cached model: its text-to-image pipeline plus the task pipelines derived from it."""
+
+    source: ModelSource
+    family: str
+    dtype: torch.dtype
+    pipelines: dict = field(default_factory=dict)  # "text" | "image" | "inpaint" -> pipeline
+
+
+class Engine:
+    def __init__(self, *, device: str = "auto", cache_size: int = 2):
+        if cache_size < 1:
+            raise ValueError(f"cache_size must be at least 1, not {cache_size}.")
+        if device == "auto":
+            device = "cuda:0" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, _Loaded] = OrderedDict()
+
+    # -- Device ---------------------------------------------------------------------------------
+
+    @property
+    def on_cuda(self) -> bool:
+        return torch.device(self.device).type == "cuda"
+
+    def dtype_for(self, family: str) -> torch.dtype:
+        """fp32 on the CPU; on CUDA fp16 for SD 1.5/SDXL, bf16 for FLUX and Z-Image (as trained)."""
+        if not self.on_cuda:
+            return torch.float32
+        return torch.bfloat16 if family in ("flux", "zimage") else torch.float16
+
+    def describe_device(self) -> str:
+        if self.on_cuda:
+            name = torch.cuda.get_device_name(torch.device(self.device))
+            return f"{name} ({self.device}, fp16 for SD/SDXL, bf16 for FLUX/Z-Image)"
+        return f"cpu ({torch.get_num_threads()} threads, fp32)"
+
+    # -- Models ---------------------------------------------------------------------------------
+
+    def loaded_models(self) -> list[str]:
+        """AIR ids in the cache, least recently used first."""
+        return list(self._cache)
+
+    def load(self, source: ModelSource) -> float:
+        """Make `source` the most recently used cached model; returns the seconds it took.
+
+        1. A cache hit only refreshes its position.
+        2. Otherwise evict least recently used models first, so memory peaks at `cache_size` models.
+        3. Load from disk, never from the network. Out of memory while loading: drop every other
+           cached model and try once more.
+        """
+        started = time.perf_counter()
+        # 1. Cache hit.
+        if source.air in self._cache:
+            self._cache.move_to_end(source.air)
+            return time.perf_counter() - started
+
+        architecture = ARCHITECTURES.get(source.architecture)
+        if architecture is None:
+            raise ModelLoadError(f"Unknown architecture {source.architecture!r} for model {source.air}.")
+        family = architecture.family
+        classes = _pipeline_classes(architecture)  # raises ModelLoadError if unsupported here
+
+        # 2. Make room.
+        while len(self._cache) >= self.cache_size:
+            self._evict_oldest()
+
+        # 3. Load.
+        dtype = self.dtype_for(family)
+        try:
+            pipe = self._load_pipeline(source, family, classes["text"], dtype)
+        except OutOfMemory:
+            if not self._cache:
+                raise
+            while self._cache:
+                self._evict_oldest()
+            pipe = self._load_pipeline(source, family, classes["text"], dtype)
+        pipe.set_progress_bar_config(disable=True)
+        self._cache[source.air] = _Loaded(source=source, family=family, dtype=dtype, pipelines={"text": pipe})
+        return time.perf_counter() - started
+
+    def _load_pipeline(self, source: ModelSource, family: str, pipeline_class, dtype):
+        path = Path(source.path)
+        label = ARCHITECTURES[source.architecture].label
+        if not path.exists():
+            raise ModelLoadError(f"Model {source.air} ({label}): {path} does not exist.")
+        try:
+            if path.is_dir():
+                # No safety checker: it costs memory and blacks out images; a studio leaves that to people.
+                extra = {"safety_checker": None, "requires_safety_checker": False} if family == "sd15" else {}
+                pipe = pipeline_class.from_pretrained(path, dtype=dtype, local_files_only=True, **extra)
+            elif path.suffix == ".safetensors":
+                pipe = pipeline_class.from_single_file(
+                    str(path), config=source.config_path or None, dtype=dtype, local_files_only=True
+                )
+            else:
+                raise ModelLoadError(
+                    f"Model {source.air} ({label}): {path.name} is neither a diffusers folder nor a .safetensors file."
+                )
+            return pipe.to(self.device)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # the loaders raise many types; the worker needs one, with the reason
+            if _is_oom(exc):
+                _free_memory()
+                raise OutOfMemory(f"Not enough GPU memory to load {source.air} ({label}).") from exc
+            raise ModelLoadError(f"Could not load {source.air} ({label}) from {path}: {exc}") from exc
+
+    def _evict_oldest(self) -> None:
+        self._cache.popitem(last=False)
+        _free_memory()
+
+    def _task_pipeline(self, loaded: _Loaded, kind: str):
+        """The cached pipeline of `kind`, derived from the loaded components without reloading."""
+        if kind not in loaded.pipelines:
+            pipe = AUTO_PIPELINES[kind].from_pipe(loaded.pipelines["text"])
+            pipe.set_progress_bar_config(disable=True)
+            loaded.pipelines[kind] = pipe
+        return loaded.pipelines[kind]
+
+    # -- Generation -----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        source: ModelSource,
+        inp: GenerationInput,
+        *,
+        on_step: OnStep,
+        should_cancel: Callable[[], bool],
+    ) -> Image.Image:
+        """Run one generation and return the image (width x height).
+
+        Raises GenerationCancelled, ModelLoadError, OutOfMemory, or ValueError for bad input.
+        """
+        # 1. Check inputs and work out how many steps will really run.
+        if inp.task_type not in TASK_TYPES:
+            raise ValueError(f"Unknown task type {inp.task_type!r}; expected one of {', '.join(TASK_TYPES)}.")
+        architecture = ARCHITECTURES.get(source.architecture)
+        if architecture is None:
+            raise ModelLoadError(f"Unknown architecture {source.architecture!r} for model {source.air}.")
+        family = architecture.family
+        spec = schedulers.resolve(inp.scheduler, family, default=architecture.default_scheduler)
+        strength = 1.0 if inp.task_type == TEXT_TO_IMAGE or inp.strength is None else inp.strength
+        plan = effective_steps(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
+                               strength=strength, scheduler_order=spec.order)
+        if plan.steps < 1:
+            raise ValueError(f"steps {inp.steps} x strength {strength:g} runs no denoising step.")
+
+        # 2. The task's pipeline over the cached components, with this job's own fresh scheduler.
+        self.load(source)
+        loaded = self._cache[source.air]
+        kind = PIPELINE_KIND[inp.task_type]
+        task_pipe = self._task_pipeline(loaded, kind)
+        scheduler = schedulers.build(spec, task_pipe.scheduler.config)
+        pipe = AUTO_PIPELINES[kind].from_pipe(task_pipe, scheduler=scheduler)
+        pipe.set_progress_bar_config(disable=True)
+
+        # 3. Task inputs (images, masks) and what to do with the result.
+        kwargs, finish = _task_inputs(inp, family, strength)
+
+        # 4. The step callback: map model evaluations to steps, preview, check for cancellation.
+        previewer = LatentPreviewer(family, height=inp.height, width=inp.width,
+                                    vae_scale_factor=pipe.vae_scale_factor, device=self.device)
+        steps_done = 0
+
+        def callback(pipeline, i, t, callback_kwargs):
+            nonlocal steps_done
+            # diffusers calls back once per model evaluation: N times for N steps with most
+            # schedulers, 2N-1 with order-2 ones (Heun, KDPM2, DPM++ SDE), N+1 with PLMS (PNDM).
+            # Step k is done once k/N of the evaluations are: after evaluation 2k for order 2 (the
+            # last step is a single evaluation), after k+1 for PLMS (its first step warms up twice).
+            # `num_timesteps` is the number of evaluations this run makes (set before the loop).
+            step = (i + 1) * plan.steps // pipeline.num_timesteps
+            if step > steps_done:
+                steps_done = step
+                latents = callback_kwargs.get("latents")
+                on_step(steps_done, plan.steps, previewer(latents) if latents is not None else None)
+            if should_cancel():
+                pipeline._interrupt = True
+            return callback_kwargs
+
+        # 5. Run. A CPU generator gives the same noise for a seed on every machine.
+        generator = torch.Generator(device="cpu").manual_seed(inp.seed)
+        try:
+            result = pipe(
+                prompt=inp.prompt,
+                num_inference_steps=inp.steps,
+                guidance_scale=inp.cfg_scale,
+                generator=generator,
+                callback_on_step_end=callback,
+                callback_on_step_end_tensor_inputs=["latents"],
+                **kwargs,
+            ).images[0]
+        except Exception as exc:
+            if _is_oom(exc):
+                _free_memory()
+                raise OutOfMemory(
+                    f"Out of GPU memory generating {inp.width}x{inp.height}: try a smaller size or fewer images."
+                ) from exc
+            raise
+        # The pipeline stops early on `_interrupt` but still decodes: discard that image.
+        if pipe.interrupt:
+            raise GenerationCancelled(f"Cancelled after step {steps_done} of {plan.steps}.")
+
+        # 6. Paste back what must not change (inpainting, outpainting).
+        return finish(result)
+
+
+def _task_inputs(inp: GenerationInput, family: str, strength: float):
+    """Pipeline keyword arguments for the task, and the function that finishes its result."""
+    size = (inp.width, inp.height)
+    kwargs = {}
+    if family != "flux":
+        # FLUX.1 has no negative prompt: its guidance is distilled into the model (cfg_scale sets it).
+        kwargs["negative_prompt"] = inp.negative_prompt or None
+
+    if inp.task_type == TEXT_TO_IMAGE:
+        return {**kwargs, "width": inp.width, "height": inp.height}, _unchanged
+
+    if inp.seed_image is None:
+        raise ValueError(f"{inp.task_type} needs a seed image.")
+    seed_image = inp.seed_image.convert("RGB")
+
+    if inp.task_type == IMAGE_TO_IMAGE:
+        if seed_image.size != size:
+            seed_image = seed_image.resize(size, Image.Resampling.LANCZOS)
+        kwargs.update(image=seed_image, strength=strength)
+        if family in ("flux", "zimage"):  # their img2img takes the size; SD's reads it from the image
+            kwargs.update(width=inp.width, height=inp.height)
+        return kwargs, _unchanged
+
+    if inp.task_type == INPAINTING:
+        if inp.mask_image is None:
+            raise ValueError("inpainting needs a mask image.")
+        if seed_image.size != size:
+            seed_image = seed_image.resize(size, Image.Resampling.LANCZOS)
+        mask = inp.mask_image.convert("L")
+        if mask.size != size:
+            mask = mask.resize(size, Image.Resampling.LANCZOS)
+        kwargs.update(image=seed_image, mask_image=mask, strength=strength, width=inp.width, height=inp.height)
+
+        def paste_back(result):
+            # Unmasked pixels stay the source's exactly, as with A1111's "inpaint full res" off.
+            return Image.composite(result.convert("RGB"), seed_image, mask)
+
+        return kwargs, paste_back
+
+    # Outpainting: width x height is the final size; the source fills what the extensions leave.
+    ext = inp.outpaint or {}
+    top, right, bottom, left = (int(ext.get(side, 0)) for side in ("top", "right", "bottom", "left"))
+    source_size = (inp.width - left - right, inp.height - top - bottom)
+    if min(source_size) < 1:
+        raise ValueError(f"outpaint extensions {ext} leave no room for the source in {inp.width}x{inp.height}.")
+    if seed_image.size != source_size:
+        seed_image = seed_image.resize(source_size, Image.Resampling.LANCZOS)
+    canvas = outpaint.prepare(seed_image, top=top, right=right, bottom=bottom, left=left,
+                              blur=int(ext.get("blur", 0)), seed=inp.seed)
+    kwargs.update(image=canvas.image, mask_image=canvas.mask, strength=strength, width=inp.width, height=inp.height)
+    return kwargs, lambda result: outpaint.composite(result, canvas)
+
+
+def _unchanged(result):
+    return result
+
+
+def _pipeline_classes(architecture) -> dict:
+    """The diffusers classes for an architecture's family, or ModelLoadError naming what is missing."""
+    names = PIPELINES.get(architecture.family)
+    if names is None:
+        raise ModelLoadError(f"{architecture.label} ({architecture.family}) is not supported by this worker.")
+    missing = [name for name in names.values() if not hasattr(diffusers, name)]
+    if missing:
+        raise ModelLoadError(
+            f"{architecture.label} is not supported by the installed diffusers {diffusers.__version__}: "
+            f"it lacks {', '.join(missing)}."
+        )
+    return {kind: getattr(diffusers, name) for kind, name in names.items()}
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
