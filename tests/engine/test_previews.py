@@ -1,0 +1,50 @@
+"""The latent -> RGB preview projection."""
+
+import numpy as np
+import pytest
+import torch
+
+from generation.previews import FLUX_FACTORS, SD15_FACTORS, SDXL_BIAS, LatentPreviewer, unpack_flux_latents
+
+
+def test_it_projects_each_channel_with_comfyuis_factors():
+    latents = torch.zeros(1, 4, 2, 3)
+    latents[0, 0] = 1.0  # only the first channel: RGB = its factor row
+    preview = LatentPreviewer("sd15", height=16, width=24)(latents)
+    expected = np.clip((1.0 + np.array(SD15_FACTORS[0])) * 127.5, 0, 255).astype(np.uint8)
+    assert preview.shape == (2, 3, 3) and preview.dtype == np.uint8
+    assert (preview == expected).all()
+
+
+def test_sdxl_adds_its_bias():
+    preview = LatentPreviewer("sdxl", height=16, width=16)(torch.zeros(1, 4, 2, 2))
+    expected = np.clip((1.0 + np.array(SDXL_BIAS)) * 127.5, 0, 255).astype(np.uint8)
+    assert (preview == expected).all()
+
+
+def test_flux_latents_are_unpacked_exactly_as_the_pipeline_packs_them():
+    from diffusers import FluxPipeline
+
+    latents = torch.randn(1, 16, 6, 10)  # 48x80 px image at 8x
+    packed = FluxPipeline._pack_latents(latents, 1, 16, 6, 10)
+    assert torch.equal(unpack_flux_latents(packed, height=48, width=80), latents)
+    assert torch.equal(FluxPipeline._unpack_latents(packed, 48, 80, 8), latents)
+
+
+@pytest.mark.parametrize("family", ["flux", "zimage"])
+def test_flux_and_zimage_share_the_16_channel_format(family):
+    latents = torch.zeros(1, 16, 4, 4)
+    latents[0, 6] = 1.0
+    previewer = LatentPreviewer(family, height=32, width=32)
+    packed = latents.view(1, 16, 2, 2, 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(1, 4, 64)
+    preview = previewer(packed if family == "flux" else latents)
+    assert preview.shape == (4, 4, 3)
+    bias = np.array([-0.0329, -0.0718, -0.0851])
+    expected = np.clip((1.0 + np.array(FLUX_FACTORS[6]) + bias) * 127.5, 0, 255).astype(np.uint8)
+    assert (preview == expected).all()
+
+
+def test_only_the_first_image_of_a_batch_is_previewed():
+    latents = torch.zeros(2, 4, 2, 2)
+    latents[1] = 5.0
+    assert (LatentPreviewer("sd15", height=16, width=16)(latents) == 127).all()
