@@ -14,7 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -191,7 +191,7 @@ def _publisher_for(job: Job):
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
 
-    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connection.close).start()
+    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all).start()
 
 
 def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
