@@ -111,7 +111,14 @@ function applyModelDefaults(model) {
 function renderModelInfo(model) {
   const [low, high] = model.recommendedSteps;
   el.modelArch.textContent = model.distilled ? `${model.architectureLabel} · distilled` : model.architectureLabel;
-  el.modelNotes.textContent = model.notes || model.stepsAdvice;
+  // The select cuts long names short: the built-in model's plain label is repeated here in full.
+  el.modelNotes.replaceChildren();
+  if (model.builtin) {
+    const strong = document.createElement("strong");
+    strong.textContent = `${model.label}. `;
+    el.modelNotes.append(strong);
+  }
+  el.modelNotes.append(model.notes || model.stepsAdvice);
   el.stepsHint.textContent = `recommended ${low}-${high}`;
   for (const input of [el.width, el.height]) {
     if (!input) continue;

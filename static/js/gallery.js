@@ -11,6 +11,11 @@ const loadMore = document.getElementById("load-more");
 const liveNote = document.getElementById("live-note");
 const liveText = document.getElementById("live-text");
 
+const toggle = filters.querySelector(".filters-toggle");
+toggle.setAttribute("aria-expanded", String(filters.classList.contains("open")));
+toggle.addEventListener("click", () => {
+  toggle.setAttribute("aria-expanded", String(filters.classList.toggle("open")));
+});
 for (const input of filters.querySelectorAll("[data-autosubmit]")) {
   input.addEventListener("change", () => filters.requestSubmit());
 }

@@ -155,7 +155,7 @@ def _initial_values(request, task_type, model):
         defaults = model.defaults()
         values = {"model": model.air, "steps": defaults["steps"], "CFGScale": defaults["CFGScale"],
                   "scheduler": defaults["scheduler"], "width": defaults["width"], "height": defaults["height"],
-                  "strength": 0.9 if task_type == "outpainting" else defaults["strength"]}
+                  "strength": f'{0.9 if task_type == "outpainting" else defaults["strength"]:.2f}'}
     values.update(numberResults=1, outpaintTop=0, outpaintRight=256, outpaintBottom=0, outpaintLeft=0,
                   outpaintBlur=8)
     if task_type != "textToImage":
@@ -390,8 +390,9 @@ def job_list(request):
     positions = _queue_positions(page.object_list)
     for job in page.object_list:
         job.queue_text = f"{ordinal(positions[job.id])} in queue" if job.id in positions else ""
+        if job.status == Job.Status.RUNNING:
+            job.queue_text = f"step {job.step} of {job.total_steps}"
         job.task_label = forms.TASK_LABELS.get(job.task_type, job.task_type)
-        job.model_label = model_label(job.model)
     return render(request, "studio/job_list.html", {
         "page": page,
         "filters": [(key, label, key == status_filter) for key, (label, _) in JOB_FILTERS.items()],
