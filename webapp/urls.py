@@ -33,4 +33,7 @@ urlpatterns = [
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
+    path("account/api-keys/", api_views.api_key_create, name="api_key_create"),
+    path("account/api-keys/<int:key_id>/revoke/", api_views.api_key_revoke, name="api_key_revoke"),
+    path("files/signed/uploads/<str:token>/", api_views.signed_upload_file, name="api_signed_upload"),
 ]

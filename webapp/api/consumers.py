@@ -1,8 +1,206 @@
-"""WebSocket side of the Runware-compatible API (/v1)."""
+"""WebSocket side of the Runware-compatible API (/v1).
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+A connection authenticates with an API key and gets a session (`connectionSessionUUID`). Each sync
+imageInference task is recorded against that session; its results are pushed as each image is
+stored, one message per image. The database is the record: the channel layer only says "look now",
+and a slow poll repairs any notification the at-most-once layer dropped. A client that reconnects
+with its connectionSessionUUID gets what finished while it was away.
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from webapp.api import protocol, services
+from webapp.studio import events
+
+logger = logging.getLogger("stepwise.api")
 
 
-class RunwareConsumer(AsyncJsonWebsocketConsumer):
+def _setting(name, default):
+    return getattr(settings, name, default)
+
+
+class RunwareConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        await self.close()
+        self.client = None  # protocol.Client once authenticated
+        self.watched = {}  # job id -> protocol.watch_info dict
+        self.last_received = time.monotonic()
+        self.deliver_lock = asyncio.Lock()
+        self.base_url = self._base_url()
+        await self.accept()
+        self.ticker = asyncio.create_task(self._tick())
+
+    def _base_url(self) -> str:
+        headers = dict(self.scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1") or "localhost"
+        scheme = "https" if self.scope.get("scheme") in ("wss", "https") else "http"
+        return protocol.public_base_url(scheme, host)
+
+    async def disconnect(self, code):
+        ticker = getattr(self, "ticker", None)
+        if ticker is not None:
+            ticker.cancel()
+        for job_id in list(getattr(self, "watched", {})):
+            await self.channel_layer.group_discard(events.job_group(job_id), self.channel_name)
+        if getattr(self, "client", None) is not None and self.client.session_id:
+            await database_sync_to_async(services.session_detach)(
+                session_id=self.client.session_id, channel_name=self.channel_name)
+
+    # Receiving ---------------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        self.last_received = time.monotonic()
+        try:
+            tasks = protocol.parse_tasks(text_data if text_data is not None else bytes_data)
+        except protocol.ApiError as exc:
+            await self.send_json({"errors": exc.items()})
+            return
+        for task in tasks:
+            await self.handle_task(task)
+
+    async def handle_task(self, task):
+        try:
+            task_type = protocol.check_task(task)
+        except protocol.ApiError as exc:
+            await self.send_json({"errors": exc.items(task)})
+            return
+        if task_type == "ping":
+            await self.send_json({"data": [protocol.pong(task)]})
+            return
+        if task_type == "authentication":
+            await self.authenticate(task)
+            return
+        if self.client is None:
+            await self.send_json({"errors": protocol.not_authenticated_error().items(task)})
+            return
+        outcome = await database_sync_to_async(protocol.run_task)(
+            task, self.client, push=True, on_created=self._join_group_before_commit)
+        reply = {}
+        if outcome.data:
+            reply["data"] = outcome.data
+        if outcome.errors:
+            reply["errors"] = outcome.errors
+        if reply:
+            await self.send_json(reply)
+        if outcome.watch is not None:
+            info = await database_sync_to_async(protocol.watch_info)(outcome.watch)
+            self.watched[info["job_id"]] = info
+            await self.deliver(job_ids=[info["job_id"]])
+
+    def _join_group_before_commit(self, job_id):
+        # Runs in the database thread, inside the job's transaction: the job is enqueued only after
+        # this connection listens to its group, so even the first step's event reaches it.
+        async_to_sync(self.channel_layer.group_add)(events.job_group(job_id), self.channel_name)
+
+    async def authenticate(self, task):
+        try:
+            api_key = await database_sync_to_async(protocol.authenticate)(task)
+        except protocol.ApiError as exc:
+            await self.send_json({"errors": exc.items(task)})
+            return
+        resume_id = None
+        try:
+            resume_id = uuid.UUID(str(task.get("connectionSessionUUID"))) if task.get("connectionSessionUUID") else None
+        except ValueError:
+            resume_id = None
+        if self.client is not None and self.client.session_id:
+            # Re-authenticating on an open connection: hand the old session back first.
+            await self._drop_watches()
+            await database_sync_to_async(services.session_detach)(
+                session_id=self.client.session_id, channel_name=self.channel_name)
+        session, resumed = await database_sync_to_async(services.session_open)(
+            api_key=api_key, channel_name=self.channel_name, resume_id=resume_id)
+        self.client = protocol.Client(api_key=api_key, base_url=self.base_url, session_id=session.id)
+        item = {"taskType": "authentication", "connectionSessionUUID": str(session.id)}
+        if isinstance(task.get("taskUUID"), str):
+            item["taskUUID"] = task["taskUUID"]
+        await self.send_json({"data": [item]})
+        if resumed:
+            for info in await database_sync_to_async(protocol.open_watches)(session.id):
+                await self.channel_layer.group_add(events.job_group(info["job_id"]), self.channel_name)
+                self.watched[info["job_id"]] = info
+            await self.deliver()
+
+    async def _drop_watches(self):
+        for job_id in list(self.watched):
+            await self.channel_layer.group_discard(events.job_group(job_id), self.channel_name)
+        self.watched = {}
+
+    # Delivering ----------------------------------------------------------------------------------
+
+    async def deliver(self, job_ids=None):
+        """Send what the session is owed, then record it as sent (sent twice beats never sent)."""
+        if self.client is None or not self.watched:
+            return
+        async with self.deliver_lock:
+            deliveries = await database_sync_to_async(protocol.pending_deliveries)(
+                session_id=self.client.session_id, channel_name=self.channel_name, base_url=self.base_url,
+                job_ids=job_ids)
+            for delivery in deliveries:
+                for message in delivery.messages:
+                    await self.send_json(message)
+                await database_sync_to_async(protocol.mark_delivered)(delivery)
+                if delivery.closed:
+                    self.watched.pop(delivery.job_id, None)
+                    await self.channel_layer.group_discard(events.job_group(delivery.job_id), self.channel_name)
+
+    async def _tick(self):
+        """Close idle connections; poll for results whose notification was lost; keep the session alive."""
+        idle_seconds = float(_setting("STEPWISE_API_IDLE_SECONDS", 120))
+        poll_seconds = float(_setting("STEPWISE_API_POLL_SECONDS", 2))
+        last_poll = last_touch = time.monotonic()
+        try:
+            while True:
+                await asyncio.sleep(min(1.0, poll_seconds))
+                now = time.monotonic()
+                if now - self.last_received > idle_seconds:
+                    await self.close(code=1000)
+                    return
+                try:
+                    if self.watched and now - last_poll >= poll_seconds:
+                        last_poll = now
+                        await self.deliver()
+                    if self.client is not None and now - last_touch >= 30:
+                        last_touch = now
+                        await database_sync_to_async(services.session_touch)(
+                            session_id=self.client.session_id, channel_name=self.channel_name)
+                except Exception:
+                    logger.warning("API delivery poll failed; retrying", exc_info=True)
+        except asyncio.CancelledError:
+            pass
+
+    # Channel-layer events ------------------------------------------------------------------------
+
+    async def job_update(self, event):
+        job_id = event["job"]["id"]
+        if job_id in self.watched:
+            await self.deliver(job_ids=[job_id])
+
+    async def job_progress(self, event):
+        watch = self.watched.get(event["job"])
+        if watch is None or not watch["include_progress"]:
+            return
+        item = {
+            "taskType": "imageInferenceProgress",
+            "taskUUID": watch["task_uuid"],
+            "step": event["step"],
+            "totalSteps": watch["total_steps"],
+            "imageIndex": event.get("imageIndex", 0),
+        }
+        if watch["include_previews"] and event.get("previewDataURI"):
+            item["previewDataURI"] = event["previewDataURI"]
+        await self.send_json({"data": [item]})
+
+    async def gallery_update(self, event):
+        pass
+
+    async def send_json(self, content):
+        await self.send(text_data=json.dumps(content))

@@ -1,0 +1,92 @@
+"""Fixtures for the Runware-compatible API tests.
+
+- alice_key / bob_key / charlie_key: a raw API key for each of the three people.
+- fake_engine: the worker's engine replaced by one that paints a flat image per seed and reports
+  every step through the real job runner (`generation.service.run_job`), so the protocol is tested
+  against the real worker code without loading torch pipelines. The live-server tests
+  (test_sdk_live.py, test_raw_live.py) run the real engine.
+"""
+
+import pytest
+
+WS_DB = pytest.mark.django_db(transaction=True, databases=["default", "channels"])
+
+
+def _key(user, name="tests"):
+    from webapp.api.services import api_key_create
+
+    return api_key_create(user=user, name=name)[1]
+
+
+@pytest.fixture
+def alice_key(alice):
+    return _key(alice)
+
+
+@pytest.fixture
+def bob_key(bob):
+    return _key(bob)
+
+
+@pytest.fixture
+def charlie_key(charlie):
+    return _key(charlie)
+
+
+class FakeEngine:
+    """Counts steps exactly like the real engine (effective_steps) and never touches torch."""
+
+    def __init__(self):
+        self.fail_with = None
+        self.generated = []
+
+    def load(self, source):
+        return 0.0
+
+    def loaded_models(self):
+        return []
+
+    def generate(self, source, inp, *, on_step, should_cancel):
+        import numpy as np
+        from PIL import Image
+
+        from generation import schedulers
+        from generation.architectures import ARCHITECTURES
+        from generation.engine import GenerationCancelled
+        from generation.steps import effective_steps
+
+        if self.fail_with is not None:
+            raise self.fail_with
+        arch = ARCHITECTURES[source.architecture]
+        spec = schedulers.resolve(inp.scheduler, arch.family, default=arch.default_scheduler)
+        strength = 1.0 if inp.task_type == "textToImage" or inp.strength is None else inp.strength
+        plan = effective_steps(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
+                               strength=strength, scheduler_order=spec.order)
+        for step in range(1, plan.steps + 1):
+            on_step(step, plan.steps, np.full((8, 8, 3), step * 10 % 255, dtype=np.uint8))
+            if should_cancel():
+                raise GenerationCancelled("cancelled")
+        self.generated.append(inp)
+        return Image.new("RGB", (inp.width, inp.height), (inp.seed % 255, 90, 160))
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    from generation import service
+
+    engine = FakeEngine()
+    monkeypatch.setattr(service, "get_engine", lambda: engine)
+    return engine
+
+
+@pytest.fixture
+def run_job(fake_engine):
+    """run_job(job_id): the real job runner, in a thread of its own (await it from async tests)."""
+    from asgiref.sync import sync_to_async
+
+    from generation.service import run_job as run
+
+    def _run(job_id):
+        return sync_to_async(run, thread_sensitive=False)(str(job_id))
+
+    return _run
