@@ -26,6 +26,18 @@ from tests.engine.helpers import ARCHITECTURE  # noqa: E402
 ENGINE_TESTS = Path(__file__).parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_cpu_thread():
+    # The tiny models gain nothing from a second thread, and on a busy 2-core machine a thread pool
+    # waiting for its descheduled twin makes every step several times slower.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def builtin_dir(tmp_path_factory):
     return build_builtin_model(tmp_path_factory.mktemp("models") / "stepwise-tiny-sd15")
