@@ -145,7 +145,7 @@ def resolve(name: str, family: str, *, default: str | None = None) -> SchedulerS
     spec = _BY_FAMILY[family].get(name.strip().lower())
     if spec is None:
         valid = ", ".join(names_for(family))
-        raise UnknownScheduler(f"Scheduler {name!r} is not available for this model. Valid: {valid}.")
+        raise UnknownScheduler(f"Scheduler {name[:60]!r} is not available for this model. Valid: {valid}.")
     return spec
 
 

@@ -276,7 +276,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
         model = access.default_model_for(user)
         if model is None:
             errors.add("model", "No model is available to you; ask an admin to enable one.")
-    elif not isinstance(model_air, str) or not AIR_PATTERN.match(model_air.strip()):
+    elif not isinstance(model_air, str) or len(model_air) > 200 or not AIR_PATTERN.match(model_air.strip()):
         errors.add("model", "model must be an AIR id such as civitai:101055@128078.")
     else:
         model = access.models_for(user).filter(air=model_air.strip()).first()
