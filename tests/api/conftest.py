@@ -90,3 +90,35 @@ def run_job(fake_engine):
         return sync_to_async(run, thread_sensitive=False)(str(job_id))
 
     return _run
+
+
+@pytest.fixture
+def worker_threads(fake_engine, monkeypatch):
+    """Every job runs in a thread of its own as soon as it is enqueued, like a worker picking it up."""
+    import threading
+
+    from django.db import connections
+
+    from generation.service import run_job
+    from webapp.studio import services
+
+    threads = []
+    original = services._enqueue
+
+    def enqueue(*, job_id, priority):
+        original(job_id=job_id, priority=priority)
+
+        def work():
+            try:
+                run_job(job_id)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=work, daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    monkeypatch.setattr(services, "_enqueue", enqueue)
+    yield threads
+    for thread in threads:
+        thread.join(30)
