@@ -58,41 +58,36 @@ LATENT_FORMATS = {
 }
 
 
-def unpack_flux_latents(latents: torch.Tensor, *, height: int, width: int, vae_scale_factor: int = 8) -> torch.Tensor:
-    """FLUX pipelines keep latents as (batch, tokens, channels x 2 x 2): undo the 2x2 patch packing.
-
-    Same arithmetic as `FluxPipeline._unpack_latents`: the latent grid is 2 * (size // (vae x 2)).
-    """
-    batch, _, packed_channels = latents.shape
-    channels = packed_channels // 4
-    h = 2 * (int(height) // (vae_scale_factor * 2))
-    w = 2 * (int(width) // (vae_scale_factor * 2))
-    latents = latents.view(batch, h // 2, w // 2, channels, 2, 2)
-    latents = latents.permute(0, 3, 1, 4, 2, 5)
-    return latents.reshape(batch, channels, h, w)
-
-
 class LatentPreviewer:
     """Projects one job's latents to RGB. Built once per job, so the factors move to the device once."""
 
     def __init__(self, family: str, *, height: int, width: int, vae_scale_factor: int = 8, device=None):
         factors, bias = LATENT_FORMATS[family]
-        self.family = family
         self.height, self.width, self.vae_scale_factor = height, width, vae_scale_factor
         self.factors = torch.tensor(factors, dtype=torch.float32, device=device)
         self.bias = torch.tensor(bias or [0.0, 0.0, 0.0], dtype=torch.float32, device=device)
+        # For packed FLUX latents, (channel, dy, dx) -> (dy, dx, rgb): the same factors for each of
+        # a 2x2 patch's 4 pixels, so one matrix product projects all of them.
+        eye = torch.eye(4, dtype=torch.float32, device=device)
+        self.packed_factors = torch.einsum("cr,pq->cpqr", self.factors, eye).reshape(-1, 12)
 
     @torch.no_grad()
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
         """First image of the batch as a uint8 (latent height, latent width, 3) array."""
-        # 1. FLUX latents are packed 2x2 patches; everything else is already (batch, channels, h, w).
-        if latents.ndim == 3:
-            latents = unpack_flux_latents(latents, height=self.height, width=self.width,
-                                          vae_scale_factor=self.vae_scale_factor)
-        # 2. Project the channels to RGB on the device; ComfyUI maps [-1, 1] to [0, 255].
-        rgb = torch.einsum("chw,cr->hwr", latents[0].float(), self.factors) + self.bias
-        rgb = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
-        # 3. One small device -> host copy.
+        latents = latents[0].float()
+        if latents.ndim == 2:
+            # FLUX keeps latents packed: (tokens, channels x 2 x 2), one token per 2x2 patch
+            # (`FluxPipeline._pack_latents`). Project each patch's pixels, then lay the patches out:
+            # moving 3 channels around is cheaper than unpacking 16.
+            h = 2 * (int(self.height) // (self.vae_scale_factor * 2))
+            w = 2 * (int(self.width) // (self.vae_scale_factor * 2))
+            rgb = (latents @ self.packed_factors).view(h // 2, w // 2, 2, 2, 3)  # (row, column, dy, dx, rgb)
+            rgb = rgb.permute(0, 2, 1, 3, 4).reshape(h, w, 3)
+        else:
+            rgb = torch.einsum("chw,cr->hwr", latents, self.factors)
+        # ComfyUI's mapping of the projection's [-1, 1] to [0, 255].
+        rgb = ((rgb + self.bias + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        # One small device -> host copy.
         return rgb.cpu().numpy()
 
 

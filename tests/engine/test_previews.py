@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from generation.previews import FLUX_FACTORS, SD15_FACTORS, SDXL_BIAS, LatentPreviewer, unpack_flux_latents
+from generation.previews import FLUX_FACTORS, SD15_FACTORS, SDXL_BIAS, LatentPreviewer, latent_preview
 
 
 def test_it_projects_each_channel_with_comfyuis_factors():
@@ -22,13 +22,17 @@ def test_sdxl_adds_its_bias():
     assert (preview == expected).all()
 
 
-def test_flux_latents_are_unpacked_exactly_as_the_pipeline_packs_them():
+def test_packed_flux_latents_preview_as_their_unpacked_image():
     from diffusers import FluxPipeline
 
-    latents = torch.randn(1, 16, 6, 10)  # 48x80 px image at 8x
+    latents = torch.randn(1, 16, 6, 10)  # a 48x80 px image at 8x: not square, so a mix-up would show
     packed = FluxPipeline._pack_latents(latents, 1, 16, 6, 10)
-    assert torch.equal(unpack_flux_latents(packed, height=48, width=80), latents)
     assert torch.equal(FluxPipeline._unpack_latents(packed, 48, 80, 8), latents)
+
+    from_packed = latent_preview(packed, "flux", height=48, width=80)
+    from_unpacked = latent_preview(latents, "flux", height=48, width=80)
+    assert from_packed.shape == (6, 10, 3)
+    assert np.abs(from_packed.astype(int) - from_unpacked.astype(int)).max() <= 1  # float rounding
 
 
 @pytest.mark.parametrize("family", ["flux", "zimage"])
