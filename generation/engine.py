@@ -263,6 +263,9 @@ class Engine:
         kind = PIPELINE_KIND[inp.task_type]
         task_pipe = self._task_pipeline(loaded, kind)
         scheduler = schedulers.build(spec, task_pipe.scheduler.config)
+        if hasattr(scheduler, "noise_sampler_seed"):
+            # DPM++ SDE draws its Brownian noise from its own seed, random unless set: tie it to the job's.
+            scheduler.noise_sampler_seed = inp.seed
         pipe = AUTO_PIPELINES[kind].from_pipe(task_pipe, scheduler=scheduler)
         pipe.set_progress_bar_config(disable=True)
 
