@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gc  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
@@ -108,16 +108,6 @@ class OutOfMemory(Exception):
 OnStep = Callable[[int, int, "np.ndarray | None"], None]
 
 
-@dataclass
-class _Loaded:
-    """A cached model: its text-to-image pipeline plus the task pipelines derived from it."""
-
-    source: ModelSource
-    family: str
-    dtype: torch.dtype
-    pipelines: dict = field(default_factory=dict)  # "text" | "image" | "inpaint" -> pipeline
-
-
 class Engine:
     def __init__(self, *, device: str = "auto", cache_size: int = 2):
         if cache_size < 1:
@@ -126,7 +116,9 @@ class Engine:
             device = "cuda:0" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, _Loaded] = OrderedDict()
+        # AIR id -> that model's pipelines by kind ("text", "image", "inpaint"), all sharing the
+        # components loaded for "text"; least recently used first.
+        self._cache: OrderedDict[str, dict] = OrderedDict()
 
     # -- Device ---------------------------------------------------------------------------------
 
@@ -187,7 +179,7 @@ class Engine:
                 self._evict_oldest()
             pipe = self._load_pipeline(source, family, classes["text"], dtype)
         pipe.set_progress_bar_config(disable=True)
-        self._cache[source.air] = _Loaded(source=source, family=family, dtype=dtype, pipelines={"text": pipe})
+        self._cache[source.air] = {"text": pipe}
         return time.perf_counter() - started
 
     def _load_pipeline(self, source: ModelSource, family: str, pipeline_class, dtype):
@@ -221,13 +213,14 @@ class Engine:
         self._cache.popitem(last=False)
         _free_memory()
 
-    def _task_pipeline(self, loaded: _Loaded, kind: str):
-        """The cached pipeline of `kind`, derived from the loaded components without reloading."""
-        if kind not in loaded.pipelines:
-            pipe = AUTO_PIPELINES[kind].from_pipe(loaded.pipelines["text"])
+    def _task_pipeline(self, air: str, kind: str):
+        """The cached pipeline of `kind` for a loaded model, derived from its components (no reload)."""
+        pipelines = self._cache[air]
+        if kind not in pipelines:
+            pipe = AUTO_PIPELINES[kind].from_pipe(pipelines["text"])
             pipe.set_progress_bar_config(disable=True)
-            loaded.pipelines[kind] = pipe
-        return loaded.pipelines[kind]
+            pipelines[kind] = pipe
+        return pipelines[kind]
 
     # -- Generation -----------------------------------------------------------------------------
 
@@ -256,12 +249,13 @@ class Engine:
                                strength=strength, scheduler_order=spec.order)
         if plan.steps < 1:
             raise ValueError(f"steps {inp.steps} x strength {strength:g} runs no denoising step.")
+        if should_cancel():  # cancelled while waiting: not even worth loading the model
+            raise GenerationCancelled("Cancelled before the first step.")
 
         # 2. The task's pipeline over the cached components, with this job's own fresh scheduler.
         self.load(source)
-        loaded = self._cache[source.air]
         kind = PIPELINE_KIND[inp.task_type]
-        task_pipe = self._task_pipeline(loaded, kind)
+        task_pipe = self._task_pipeline(source.air, kind)
         scheduler = schedulers.build(spec, task_pipe.scheduler.config)
         if hasattr(scheduler, "noise_sampler_seed"):
             # DPM++ SDE draws its Brownian noise from its own seed, random unless set: tie it to the job's.

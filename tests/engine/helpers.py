@@ -73,7 +73,7 @@ def count_evaluations(engine, source):
     Every task pipeline shares that one module (they are built with from_pipe), so one hook sees all.
     """
     engine.load(source)
-    pipe = engine._cache[source.air].pipelines["text"]
+    pipe = engine._cache[source.air]["text"]
     denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
     calls = []
     handle = denoiser.register_forward_hook(lambda module, args, output: calls.append(1))

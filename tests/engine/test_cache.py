@@ -69,7 +69,7 @@ def test_switching_task_type_reuses_the_loaded_weights(builtin_dir, loads):
                                       width=128 if outpaint else 64), on_step=Recorder(), should_cancel=never)
 
     assert len(loads) == 1
-    pipelines = engine._cache["test:a@1"].pipelines
+    pipelines = engine._cache["test:a@1"]
     assert set(pipelines) == {"text", "image", "inpaint"}
     text = pipelines["text"]
     assert type(pipelines["image"]).__name__ == "StableDiffusionImg2ImgPipeline"

@@ -82,6 +82,13 @@ def test_cancelling_stops_after_the_current_step(engine, source, scheduler):
     assert after.steps == [1, 2, 3]
 
 
+def test_a_job_cancelled_before_it_starts_runs_no_step(engine, source):
+    recorder = Recorder()
+    with pytest.raises(GenerationCancelled):
+        engine.generate(source("sd15"), make_input(steps=3), on_step=recorder, should_cancel=lambda: True)
+    assert recorder.calls == []
+
+
 def test_cancelling_works_on_flow_matching_models(engine, source):
     recorder = Recorder()
     with pytest.raises(GenerationCancelled):

@@ -47,9 +47,9 @@ def _pixels(engine, source, **kwargs):
 def test_a_job_scheduler_never_changes_the_cached_pipeline(engine, source):
     sd = source("sd15")
     engine.load(sd)
-    loaded = engine._cache[sd.air]
+    pipelines = engine._cache[sd.air]
     engine.generate(sd, make_input("imageToImage", steps=4, strength=0.5), on_step=Recorder(), should_cancel=never)
-    cached = {kind: (pipe.scheduler, dict(pipe.scheduler.config)) for kind, pipe in loaded.pipelines.items()}
+    cached = {kind: (pipe.scheduler, dict(pipe.scheduler.config)) for kind, pipe in pipelines.items()}
 
     euler = _pixels(engine, sd, scheduler="Euler", steps=4)
     _pixels(engine, sd, scheduler="DPM++ 2M Karras", steps=4)
@@ -57,8 +57,8 @@ def test_a_job_scheduler_never_changes_the_cached_pipeline(engine, source):
     euler_again = _pixels(engine, sd, scheduler="Euler", steps=4)
 
     for kind, (scheduler, config) in cached.items():
-        assert loaded.pipelines[kind].scheduler is scheduler
-        assert dict(loaded.pipelines[kind].scheduler.config) == config
+        assert pipelines[kind].scheduler is scheduler
+        assert dict(pipelines[kind].scheduler.config) == config
     assert np.array_equal(euler, euler_again)
 
 
