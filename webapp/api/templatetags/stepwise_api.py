@@ -36,7 +36,13 @@ def api_settings(context):
     if not base and request is not None:
         base = f"{request.scheme}://{request.get_host()}"
     base = base.rstrip("/") or "http://localhost:8000"
+    model = None
+    if request is not None and request.user.is_authenticated:
+        from webapp.studio.access import default_model_for
+
+        model = default_model_for(request.user)
     return {
+        "model": model.air if model else "stepwise:1@1",
         "http_url": f"{base}/v1",
         "ws_url": ("wss" if base.startswith("https") else "ws") + base[base.index(":"):] + "/v1",
         "gpu_hour_price": settings.STEPWISE_GPU_HOUR_PRICE,

@@ -1,0 +1,18 @@
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+
+def test_the_api_docs_show_this_servers_urls_and_examples(client, alice, builtin_model, settings):
+    settings.STEPWISE_GPU_HOUR_PRICE = 1.25
+    assert client.login(username="alice", password=PASSWORD)
+    response = client.get(reverse("api_docs"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "ws://testserver/v1" in page and "curl http://testserver/v1" in page
+    assert 'model="stepwise:1@1"' in page
+    for task_type in ("imageInference", "imageUpload", "modelSearch", "getResponse", "imageInferenceProgress"):
+        assert task_type in page
+    assert "includeProgress" in page and "includePreviews" in page
+    assert "invalidApiKey" in page and "<strong>1.25</strong> per GPU hour" in page
+    assert "Runware(api_key=" in page
