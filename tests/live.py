@@ -115,7 +115,13 @@ class LiveStepwise:
         self.manage("add_to_team", team, username, *(["--admin"] if admin else []))
         return PASSWORD
 
-    def stop(self):
+    def restart(self, *, workers: int, timeout: float = 240):
+        """Stop serve and start it again on the same data dir and database, as after a reboot."""
+        self.stop(keep_data=True)
+        self.workers = workers
+        return self.start(timeout=timeout)
+
+    def stop(self, keep_data: bool = False):
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -125,6 +131,6 @@ class LiveStepwise:
                 self.process.wait()
         if getattr(self, "_log", None):
             self._log.close()
-        if self._database:
+        if self._database and not keep_data:
             with _admin_connection(os.environ["DATABASE_URL"]) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')

@@ -116,3 +116,40 @@ def test_jobs_of_live_workers_are_left_alone(alice, builtin_model):
     assert recover_stale_jobs() == 0
     job.refresh_from_db()
     assert job.status == "running"
+
+
+@pytest.mark.slow
+def test_a_restart_loses_no_queued_job_and_no_finished_image(tmp_path):
+    server = LiveStepwise(tmp_path / "restart", workers=1)
+    try:
+        server.start()
+        server.create_user("alice", "Studio A", admin=True)
+        session = login(server, "alice")
+        finished = submit_text_to_image(server, session, steps="2")
+        with open_socket(server, session, f"/ws/jobs/{finished}/") as socket:
+            message = {}
+            while not (message.get("type") == "status" and message["job"]["status"] == "succeeded"):
+                message = json.loads(socket.recv(timeout=120))
+        # Stop the workers' side of the world, queue work, then restart everything.
+        server.restart(workers=0)
+        session = login(server, "alice")
+        waiting = [submit_text_to_image(server, session, steps="2", seed=str(i)) for i in (1, 2, 3)]
+        server.restart(workers=1)
+        session = login(server, "alice")
+        for job_id in waiting:
+            with open_socket(server, session, f"/ws/jobs/{job_id}/") as socket:
+                status = None
+                deadline = time.monotonic() + 180
+                while status != "succeeded" and time.monotonic() < deadline:
+                    message = json.loads(socket.recv(timeout=120))
+                    if message["type"] == "status":
+                        status = message["job"]["status"]
+                assert status == "succeeded"
+        image = session.get(f"{server.url}/jobs/{finished}/", timeout=10)
+        assert image.status_code == 200
+        with open_socket(server, session, f"/ws/jobs/{finished}/") as socket:
+            snapshot = json.loads(socket.recv(timeout=10))["job"]
+        assert snapshot["status"] == "succeeded"
+        assert session.get(server.url + snapshot["images"][0]["url"], timeout=10).status_code == 200
+    finally:
+        server.stop()
