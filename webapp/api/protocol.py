@@ -71,9 +71,10 @@ def error_item(code, message, *, parameter=None, task=None, **extra) -> dict:
         if parameter in PARAMETER_TYPES:
             item["type"] = PARAMETER_TYPES[parameter]
     if isinstance(task, dict):
+        # Echoed so clients can match the error to their task; never more than a UUID's worth.
         if isinstance(task.get("taskType"), str):
-            item["taskType"] = task["taskType"]
-        if isinstance(task.get("taskUUID"), str):
+            item["taskType"] = task["taskType"][:64]
+        if isinstance(task.get("taskUUID"), str) and len(task["taskUUID"]) <= 64:
             item["taskUUID"] = task["taskUUID"]
     item.update(extra)
     return item
