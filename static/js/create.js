@@ -1,9 +1,11 @@
 // The create form: model defaults, scheduler picker, the live step counter and its advice,
-// the source image (upload, drop, gallery), the inpainting mask and the outpainting preview.
+// the source image (upload, drop, gallery), the inpainting mask, the outpainting preview, and the
+// offer to reuse the parameters a PNG carries.
 
 import { paintRange } from "./app.js";
 import { MaskEditor, loadImage } from "./mask.js";
 import { SIDES, drawOutpaint, outpaintProblems, outpaintSize, outpaintSizeText } from "./outpaint.js";
+import { describeParameters, pngParameters } from "./pngmeta.js";
 import { IMAGE_TASKS, effectiveSteps, phaseCoverage, stepAdvice } from "./steps.js";
 
 const $ = (id) => document.getElementById(id);
@@ -296,13 +298,14 @@ pair(el.stepsRange, el.steps);
 pair(el.strengthRange, el.strength);
 for (const input of [el.n, el.cfg, el.width, el.height]) input?.addEventListener("input", update);
 el.scheduler.addEventListener("change", () => { renderSchedulerInfo(currentScheduler()); update(); });
-el.model.addEventListener("change", () => {
+function modelChanged() {
   const model = currentModel();
   applyModelDefaults(model);
   renderModelInfo(model);
   renderSchedulerInfo(currentScheduler());
   update();
-});
+}
+el.model.addEventListener("change", modelChanged);
 $("seed-random")?.addEventListener("click", () => { el.seed.value = ""; el.seed.focus(); });
 if (el.prompt && el.promptCount) {
   const count = () => { el.promptCount.textContent = `${el.prompt.value.length} / 3000`; };
@@ -356,6 +359,7 @@ if (imageTask) {
     if (objectUrl) URL.revokeObjectURL(objectUrl);
     objectUrl = URL.createObjectURL(file);
     showSource(objectUrl);
+    offerParameters(file);
   });
   document.addEventListener("change", (event) => {
     const radio = event.target;
@@ -363,6 +367,7 @@ if (imageTask) {
     fileInput.value = "";
     dataInput.value = "";
     showSource(radio.dataset.url);
+    offerParameters(null); // the offer was about the file that is no longer the source
   });
   const dropzone = $("dropzone");
   for (const type of ["dragenter", "dragover"]) dropzone.addEventListener(type, () => dropzone.classList.add("dragover"));
@@ -492,6 +497,131 @@ function updateSizeHelp() {
   el.sizeHelp.textContent = el.width.value || el.height.value
     ? `The source is ${source.width} × ${source.height}.`
     : `Leave empty to keep the source size: ${w} × ${h}.`;
+}
+
+// Parameters carried by a PNG ----------------------------------------------------------------------
+// A PNG made by Stepwise (or AUTOMATIC1111) carries the parameters that made it. When one becomes
+// the source of an image task, or is dropped on the text-to-image page, offer to fill the form in.
+
+const paramsSlot = $("png-params");
+const paramsTemplate = $("png-params-template");
+let paramsToken = 0;
+
+/** Fill the form from a PNG's values; returns notes on what could not be used. */
+function applyParameters(values) {
+  const notes = [];
+  // 1. The model first: its family decides which schedulers exist, and choosing it resets defaults.
+  if (values.model && values.model !== el.model.value) {
+    if (modelsByAir[values.model]) {
+      el.model.value = values.model;
+      modelChanged();
+    } else {
+      notes.push(`The model ${values.model} is not available to you, so ${currentModel().name} stays selected.`);
+    }
+  } else if (!values.model && values.modelName && values.modelName !== currentModel().name) {
+    notes.push(`It was made with ${values.modelName}; the model stays ${currentModel().name}.`);
+  }
+  // 2. Prompts and numbers. Fields the PNG does not carry keep what the form has.
+  if (values.positivePrompt !== undefined) {
+    el.prompt.value = values.positivePrompt;
+    el.prompt.dispatchEvent(new Event("input")); // the character count
+  }
+  if (values.negativePrompt !== undefined) $("negativePrompt").value = values.negativePrompt;
+  if (values.steps >= 1 && values.steps <= 100) setValue(el.steps, el.stepsRange, values.steps);
+  if (values.CFGScale !== undefined) el.cfg.value = values.CFGScale;
+  if (values.seed !== undefined) el.seed.value = values.seed;
+  if (values.scheduler) {
+    const name = canonicalScheduler(currentModel(), values.scheduler);
+    if (name) el.scheduler.value = name;
+    else notes.push(`This model has no ${values.scheduler} scheduler, so ${el.scheduler.value} stays selected.`);
+  }
+  // 3. Size only on text to image: the image tasks keep the size of their source.
+  if (!imageTask && el.width && values.width && values.height) {
+    el.width.value = values.width;
+    el.height.value = values.height;
+  }
+  if (imageTask && el.strength && values.strength >= 0 && values.strength <= 1) {
+    setValue(el.strength, el.strengthRange, values.strength.toFixed(2));
+  }
+  renderSchedulerInfo(currentScheduler());
+  renderPresets(currentModel());
+  update();
+  return notes;
+}
+
+function showNotice(kind, text, prompt = "") {
+  const notice = paramsTemplate.content.firstElementChild.cloneNode(true);
+  setNotice(notice, kind, text);
+  notice.querySelector(".png-params-prompt").textContent = prompt ? `“${prompt}”` : "";
+  notice.querySelector(".png-params-prompt").hidden = !prompt;
+  notice.querySelector('[data-png-params="dismiss"]').addEventListener("click", () => dismissNotice(notice));
+  notice.addEventListener("keydown", (event) => { if (event.key === "Escape") dismissNotice(notice); });
+  paramsSlot.replaceChildren(notice);
+  return notice;
+}
+
+function setNotice(notice, kind, text) {
+  // kind: "offer" (with the Reuse button), "done" (filled in) or "none" (nothing found).
+  notice.className = `alert png-params ${kind === "done" ? "alert-ok" : kind === "none" ? "alert-warn" : "alert-info"}`;
+  notice.dataset.state = kind;
+  notice.querySelector('[data-png-params-icon="offer"]').hidden = kind === "done";
+  notice.querySelector('[data-png-params-icon="done"]').hidden = kind !== "done";
+  notice.querySelector(".png-params-actions").hidden = kind !== "offer";
+  notice.querySelector(".png-params-text").textContent = text;
+}
+
+function dismissNotice(notice) {
+  const hadFocus = notice.contains(document.activeElement);
+  notice.remove();
+  // Focus would fall back to the page's start: put it where the file came from instead.
+  if (hadFocus) (imageTask ? ($("source-change").hidden ? fileInput : $("source-change")) : el.prompt).focus();
+}
+
+/** Read a PNG's parameters and offer them; `sayWhenNone` also says when there are none. */
+async function offerParameters(file, { sayWhenNone = false } = {}) {
+  const token = ++paramsToken;
+  paramsSlot.replaceChildren();
+  if (!file) return;
+  let found = null;
+  try {
+    found = await pngParameters(file);
+  } catch { /* an unreadable file: the server says what is wrong with it on submit */ }
+  if (token !== paramsToken) return; // another file was chosen meanwhile
+  if (!found) {
+    if (sayWhenNone) showNotice("none", `${file.name || "This image"} carries no generation parameters (it is not a PNG from Stepwise or AUTOMATIC1111).`);
+    return;
+  }
+  const summary = describeParameters(found.values);
+  const notice = showNotice("offer", `This image carries its generation parameters (${summary}). Reuse them?`,
+    found.values.positivePrompt);
+  notice.querySelector('[data-png-params="apply"]').addEventListener("click", () => {
+    const notes = applyParameters(found.values);
+    setNotice(notice, "done", [`Filled in from this image: ${summary}.`, ...notes].join(" "));
+    notice.querySelector(".png-params-text").focus(); // the button is gone; read out what happened
+  });
+}
+
+if (!imageTask) {
+  const paramsFile = $("params-file");
+  paramsFile.addEventListener("change", () => {
+    offerParameters(paramsFile.files[0], { sayWhenNone: true });
+    paramsFile.value = ""; // picking the same file again offers again
+  });
+  // Dropping a file anywhere on the page reads it instead of letting the browser open it.
+  const overlay = $("drop-overlay");
+  const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  document.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    overlay.hidden = false;
+  });
+  document.addEventListener("dragleave", (event) => { if (!event.relatedTarget) overlay.hidden = true; });
+  document.addEventListener("drop", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    overlay.hidden = true;
+    offerParameters(event.dataTransfer.files[0], { sayWhenNone: true });
+  });
 }
 
 // Submit ---------------------------------------------------------------------------------------
