@@ -17,6 +17,8 @@ import os
 # This worker never downloads: models come from local folders and files only. Set before
 # huggingface_hub is imported (the worker entry point should set it too, before anything else).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Worker logs should say what Stepwise does, not list optional packages transformers could use.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import gc  # noqa: E402
 import time  # noqa: E402
@@ -26,6 +28,8 @@ from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import diffusers  # noqa: E402
+
+diffusers.utils.logging.disable_progress_bar()  # no "Loading pipeline components" bars in worker logs
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402

@@ -2,9 +2,12 @@
 
 Pure data plus one lazy builder, so the web process can validate names without importing torch.
 Names cover the product document (Euler, Euler Ancestral, UniPC, LCM, DPM++ 2M, DPM++ 2M Karras,
-DPM++ 2M SDE, DPM++ 3M, DPM++ SDE) and every value the Runware API accepts.
+DPM++ 2M SDE, DPM++ 3M, DPM++ SDE) and every value the Runware API accepts for SD and SDXL, except
+EDMEulerScheduler: it is only meant for EDM-trained models, which Stepwise does not load, so it is
+refused with the list of valid names rather than run into nonsense.
 """
 
+import inspect
 from dataclasses import dataclass, field
 
 FAST = "fast"
@@ -80,10 +83,6 @@ SCHEDULERS: list[SchedulerSpec] = [
                   convergence=DETAIL),
     SchedulerSpec("DPM Singlestep", "DPMSolverSinglestepScheduler", convergence=DETAIL,
                   aliases=("DPMSolverSinglestepScheduler",)),
-    # Explicit sigma range: Euler-based model configs carry sigma_min/sigma_max = None, which
-    # EDMEulerScheduler cannot build from. Meant for EDM-trained models (Playground v2.5).
-    SchedulerSpec("EDM Euler", "EDMEulerScheduler", {"sigma_min": 0.002, "sigma_max": 80.0}, convergence=DETAIL,
-                  aliases=("EDMEulerScheduler",)),
     # Stochastic
     SchedulerSpec("Euler Ancestral", "EulerAncestralDiscreteScheduler", convergence=STOCHASTIC,
                   aliases=("Euler a", "EulerAncestralDiscreteScheduler")),
@@ -106,6 +105,7 @@ FLOW_SCHEDULERS: list[SchedulerSpec] = [
 ]
 
 DEFAULT_NAME = "Default"
+_SIGMA_SPACINGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")
 
 
 def _index(specs):
@@ -154,7 +154,12 @@ def build(spec: SchedulerSpec, base_config):
     import diffusers  # lazy: only the worker builds schedulers
 
     scheduler_class = getattr(diffusers, spec.class_name)
-    return scheduler_class.from_config(base_config, **spec.config)
+    # "Euler" means plain Euler even when the model ships a Karras (or other) sigma schedule in its
+    # config: the spacing options not named by the spec are switched off explicitly.
+    accepted = inspect.signature(scheduler_class.__init__).parameters
+    overrides = {name: False for name in _SIGMA_SPACINGS if name in accepted}
+    overrides.update(spec.config)
+    return scheduler_class.from_config(base_config, **overrides)
 
 
 def catalog() -> dict:
