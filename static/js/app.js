@@ -50,6 +50,25 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// Confirmations (<details data-confirm>, e.g. "Delete image…"): the summary hides while open, so
+// focus moves to the safe choice ([data-confirm-cancel]); cancel or Escape closes and returns it.
+function closeConfirm(box) {
+  box.open = false;
+  box.querySelector("summary")?.focus();
+}
+document.addEventListener("toggle", (event) => {
+  const box = event.target;
+  if (box.matches?.("details[data-confirm]") && box.open) box.querySelector("[data-confirm-cancel]")?.focus();
+}, true); // toggle does not bubble
+document.addEventListener("click", (event) => {
+  const cancel = event.target.closest("[data-confirm-cancel]");
+  if (cancel) closeConfirm(cancel.closest("details[data-confirm]"));
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const box of document.querySelectorAll("details[data-confirm][open]")) closeConfirm(box);
+});
+
 // Ctrl/Cmd+Enter submits the form marked data-submit-shortcut (the generate form).
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
