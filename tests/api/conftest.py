@@ -9,7 +9,8 @@
 
 import pytest
 
-WS_DB = pytest.mark.django_db(transaction=True, databases=["default", "channels"])
+# "__all__": the SQLite channel layer has a database of its own; with Redis there is none.
+WS_DB = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def _key(user, name="tests"):

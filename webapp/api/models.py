@@ -68,17 +68,23 @@ class ApiTask(models.Model):
     """One imageInference task received through the API, and what of it was delivered."""
 
     job = models.OneToOneField("studio.Job", models.CASCADE, related_name="api_task")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tasks")
     api_key = models.ForeignKey(ApiKey, models.SET_NULL, null=True, blank=True, related_name="tasks")
     # The websocket session to push results to; null for HTTP and for deliveryMethod "async".
     session = models.ForeignKey(ApiSession, models.SET_NULL, null=True, blank=True, related_name="tasks")
     task_uuid = models.CharField(max_length=64, db_index=True)
     output_types = models.JSONField(default=list, help_text="Requested outputType values, in order.")
     delivered = models.PositiveSmallIntegerField(default=0, help_text="Images pushed over the websocket.")
-    closed = models.BooleanField(default=False, help_text="Every result (or the error) was pushed.")
+    closed = models.BooleanField(default=False, help_text="Every result (or the error) was pushed, or there is "
+                                 "no session to push to.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [models.Index(fields=["session", "closed"])]
+        constraints = [
+            # Runware's conflictTaskUUID: a taskUUID names one task of one user, for good.
+            models.UniqueConstraint(fields=["owner", "task_uuid"], name="one_api_task_per_uuid"),
+        ]
 
     def __str__(self):
         return f"API task {self.task_uuid}"

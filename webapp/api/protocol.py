@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
@@ -235,6 +235,11 @@ def _output_types(task) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _conflict(task_uuid) -> ApiError:
+    return ApiError("conflictTaskUUID", f"taskUUID {task_uuid} was already used; poll it with getResponse or "
+                    "send a new UUID.", parameter="taskUUID")
+
+
 def _invalid(exc: InvalidRequest) -> ApiError:
     errors = [ApiError(e.code, e.message, parameter=e.parameter) for e in exc.errors]
     first = errors[0]
@@ -253,9 +258,8 @@ def image_inference(task, client: Client, *, push: bool, on_created=None) -> tup
 
     # 1. Identity
     task_uuid = task_uuid_of(task)
-    if ApiTask.objects.filter(task_uuid=task_uuid, job__owner=client.user).exists():
-        raise ApiError("conflictTaskUUID", f"taskUUID {task_uuid} was already used; poll it with getResponse or "
-                       "send a new UUID.", parameter="taskUUID")
+    if ApiTask.objects.filter(task_uuid=task_uuid, owner=client.user).exists():
+        raise _conflict(task_uuid)
     # 2. Validation. A list of output types is ours to handle; the schema checks the first one.
     output_types = _output_types(task)
     payload = {**task, "outputType": output_types[0]}
@@ -265,17 +269,20 @@ def image_inference(task, client: Client, *, push: bool, on_created=None) -> tup
         raise _invalid(exc) from None
     is_async = valid.params.get("deliveryMethod") == "async"
     # 3. Store
+    session_id = client.session_id if (push and not is_async) else None
     try:
         with transaction.atomic():
             job = job_create(user=client.user, valid=valid, source="api")
             api_task = ApiTask.objects.create(
-                job=job, api_key=client.api_key, task_uuid=task_uuid, output_types=output_types,
-                session_id=client.session_id if (push and not is_async) else None,
+                job=job, owner=client.user, api_key=client.api_key, task_uuid=task_uuid, output_types=output_types,
+                session_id=session_id, closed=session_id is None,
             )
-            if on_created is not None and push and not is_async:
+            if on_created is not None and session_id is not None:
                 on_created(str(job.id))
     except InvalidRequest as exc:  # QueueFull
         raise _invalid(exc) from None
+    except IntegrityError:  # the same taskUUID, sent twice at once
+        raise _conflict(task_uuid) from None
     # 4. Reply
     if is_async:
         return api_task, [{"taskType": "imageInference", "taskUUID": task_uuid, "status": "processing"}]
@@ -434,8 +441,7 @@ def watch_info(api_task: ApiTask) -> dict:
 def get_response(task, client: Client) -> tuple[list, list]:
     """The state of each generation of an imageInference task: success items, processing items, an error."""
     task_uuid = task_uuid_of(task)
-    api_task = (ApiTask.objects.filter(task_uuid=task_uuid, job__owner=client.user)
-                .select_related("job").first())
+    api_task = ApiTask.objects.filter(task_uuid=task_uuid, owner=client.user).select_related("job").first()
     if api_task is None:
         raise ApiError("taskNotFound", f"No imageInference task {task_uuid} of yours is known here.",
                        parameter="taskUUID")
