@@ -175,3 +175,16 @@ def test_per_user_queue_limit_and_fair_priorities(alice, bob, builtin_model, set
     assert "limit is 3" in caught.value.errors[0].message
     # bob's first job goes ahead of alice's second and third.
     assert job_create(user=bob, valid=validate_inference(base(), user=bob)).priority == 0
+
+
+def test_admins_can_set_a_users_queue_limit(alice, builtin_model, settings):
+    from webapp.studio.services import profile_for
+
+    settings.STEPWISE_MAX_QUEUED_PER_USER = 100
+    profile = profile_for(alice)
+    profile.max_queued_jobs = 1
+    profile.save()
+    job_create(user=alice, valid=validate_inference(base(), user=alice))
+    with pytest.raises(QueueFull) as caught:
+        job_create(user=alice, valid=validate_inference(base(), user=alice))
+    assert "limit is 1" in caught.value.errors[0].message

@@ -95,7 +95,11 @@ class WorkerStatusAdmin(admin.ModelAdmin):
     list_display = ["worker_id", "hostname", "device", "last_heartbeat", "current_job", "jobs_done"]
 
 
-admin.site.register(Profile)
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "active_team", "default_visibility", "max_queued_jobs"]
+    search_fields = ["user__username"]
+    list_editable = ["max_queued_jobs"]
 admin.site.register(Upload)
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"

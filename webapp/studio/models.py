@@ -42,9 +42,16 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="profile")
     active_team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
     default_visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+    max_queued_jobs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Waiting jobs this user may have; blank uses STEPWISE_MAX_QUEUED_PER_USER."
+    )
 
     def __str__(self):
         return f"Profile of {self.user}"
+
+    @property
+    def queue_limit(self) -> int:
+        return self.max_queued_jobs if self.max_queued_jobs is not None else settings.STEPWISE_MAX_QUEUED_PER_USER
 
 
 class ModelEntry(models.Model):

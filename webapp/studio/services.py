@@ -3,7 +3,6 @@
 import io
 from functools import partial
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -59,10 +58,11 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, sour
 
     # 1. Per-user limit
     queued = Job.objects.filter(owner=user, status=Job.Status.QUEUED).count()
-    if queued >= settings.STEPWISE_MAX_QUEUED_PER_USER:
+    limit = profile_for(user).queue_limit
+    if queued >= limit:
         raise QueueFull([FieldError(
             "request",
-            f"You already have {queued} jobs waiting (the limit is {settings.STEPWISE_MAX_QUEUED_PER_USER}); "
+            f"You already have {queued} jobs waiting (the limit is {limit}); "
             "wait for some to finish or cancel them.",
             "tooManyQueuedJobs",
         )])
