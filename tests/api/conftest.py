@@ -13,6 +13,17 @@ import pytest
 WS_DB = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer per test: each async test has an event loop of its own, and a layer keeps
+    receive tasks bound to the loop that created them (channels-lite's poller, Redis connections)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
 def _key(user, name="tests"):
     from webapp.api.services import api_key_create
 

@@ -363,3 +363,28 @@ async def test_model_search_answers_from_the_catalog(alice_key, builtin_model):
     assert model["air"] == "stepwise:1@1" and model["architecture"] == "sd1x" and model["version"] == "1"
     assert model["category"] == "checkpoint" and model["private"] is False
     await communicator.disconnect()
+
+
+async def test_it_refuses_a_host_that_is_not_allowed(builtin_model):
+    from webapp.asgi import application
+
+    communicator = WebsocketCommunicator(application, "/v1", headers=[(b"host", b"evil.example")])
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_results_arrive_even_when_every_notification_is_lost(alice_key, builtin_model, run_job, monkeypatch,
+                                                                   settings):
+    from webapp.studio import events
+
+    settings.STEPWISE_API_POLL_SECONDS = 0.5
+    monkeypatch.setattr(events, "send", lambda group, message: False)  # the channel layer drops everything
+    communicator = await connect()
+    await auth(communicator, alice_key)
+    tid = task_uuid()
+    await communicator.send_json_to([t2i(taskUUID=tid, numberResults=2)])
+    job = await job_for(tid)
+    await run_job(job.id)
+    items = [(await communicator.receive_json_from(timeout=5))["data"][0] for _ in range(2)]
+    assert [i["taskUUID"] for i in items] == [tid, tid]
+    await communicator.disconnect()

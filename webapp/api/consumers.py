@@ -32,15 +32,27 @@ class RunwareConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.client = None  # protocol.Client once authenticated
         self.watched = {}  # job id -> protocol.watch_info dict
-        self.last_received = time.monotonic()
+        self.last_activity = time.monotonic()
         self.deliver_lock = asyncio.Lock()
         self.base_url = self._base_url()
+        if self.base_url is None:
+            # The same Host check as HTTP: image URLs are built from it.
+            await self.close()
+            return
         await self.accept()
         self.ticker = asyncio.create_task(self._tick())
 
-    def _base_url(self) -> str:
+    def _base_url(self) -> str | None:
+        from django.http.request import split_domain_port, validate_host
+
         headers = dict(self.scope.get("headers") or [])
-        host = headers.get(b"host", b"").decode("latin-1") or "localhost"
+        host = headers.get(b"host", b"").decode("latin-1")
+        domain, _ = split_domain_port(host)
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        if not domain or not validate_host(domain, allowed):
+            return None
         scheme = "https" if self.scope.get("scheme") in ("wss", "https") else "http"
         return protocol.public_base_url(scheme, host)
 
@@ -57,7 +69,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
     # Receiving ---------------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        self.last_received = time.monotonic()
+        self.last_activity = time.monotonic()
         try:
             tasks = protocol.parse_tasks(text_data if text_data is not None else bytes_data)
         except protocol.ApiError as exc:
@@ -153,7 +165,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
                     await self.channel_layer.group_discard(events.job_group(delivery.job_id), self.channel_name)
 
     async def _tick(self):
-        """Close idle connections; poll for results whose notification was lost; keep the session alive."""
+        """Close idle connections (no message either way); poll for results whose notification was lost; keep the session alive."""
         idle_seconds = float(_setting("STEPWISE_API_IDLE_SECONDS", 120))
         poll_seconds = float(_setting("STEPWISE_API_POLL_SECONDS", 2))
         last_poll = last_touch = time.monotonic()
@@ -161,7 +173,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             while True:
                 await asyncio.sleep(min(1.0, poll_seconds))
                 now = time.monotonic()
-                if now - self.last_received > idle_seconds:
+                if now - self.last_activity > idle_seconds:
                     await self.close(code=1000)
                     return
                 try:
@@ -203,4 +215,6 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         pass
 
     async def send_json(self, content):
+        # Like Runware, a connection is idle when no message went either way.
+        self.last_activity = time.monotonic()
         await self.send(text_data=json.dumps(content))
