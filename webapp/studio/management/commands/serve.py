@@ -40,8 +40,12 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        web = self._spawn([sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
-                           "--proxy-headers", "webapp.asgi:application"])
+        # API clients send source images inside websocket messages (base64, a third larger, and a
+        # seed plus a mask in one task): allow that, not just Daphne's 1 MB default.
+        ws_limit = str(settings.STEPWISE_MAX_UPLOAD_BYTES * 3)
+        web = self._spawn([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers",
+                           "--websocket-max-message-size", ws_limit, "--websocket-max-frame-size", ws_limit,
+                           "webapp.asgi:application"])
         gpus = [g for g in os.environ.get("STEPWISE_GPUS", "").split(",") if g.strip()]
         slots = {}
         for index in range(workers):
