@@ -161,8 +161,6 @@ def test_sync_http_inference_with_the_real_engine(server, key):
         assert PILImage.open(io.BytesIO(base64.b64decode(item["imageBase64Data"]))).size == (128, 128)
 
 
-@pytest.mark.xfail(strict=True, reason="manage.py serve must start Daphne with --websocket-max-message-size and "
-                   "--websocket-max-frame-size above STEPWISE_MAX_UPLOAD_BYTES * 4/3 (Daphne's default is 1 MB)")
 def test_a_realistic_photo_fits_in_one_websocket_message(server, key):
     # A 1024x1024 noisy PNG is about 3 MB, 4 MB as base64, as the SDK's uploadImage sends it.
     import os
