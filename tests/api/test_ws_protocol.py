@@ -34,6 +34,12 @@ async def auth(communicator, key, **extra):
     return await communicator.receive_json_from(timeout=5)
 
 
+async def settle(communicator):
+    """Wait until the consumer has handled everything sent so far (it handles messages in order)."""
+    await communicator.send_json_to([{"taskType": "ping", "ping": True}])
+    assert (await communicator.receive_json_from(timeout=10))["data"][0]["pong"] is True
+
+
 async def receive_until(communicator, predicate, timeout=10, limit=200):
     """Messages up to and including the first for which predicate(message) is true."""
     seen = []
@@ -150,6 +156,7 @@ async def test_it_sends_progress_only_when_asked_with_the_effective_step_count(
     # Image to image: 8 steps at strength 0.5 run 4.
     await communicator.send_json_to([t2i(taskUUID=tid, steps=8, seedImage=upload, strength=0.5,
                                          includeProgress=True)])
+    await settle(communicator)
     job = await job_for(tid)
     await run_job(job.id)
     messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))
@@ -166,6 +173,7 @@ async def test_it_adds_previews_only_with_include_previews(alice_key, builtin_mo
     await auth(communicator, alice_key)
     tid = task_uuid()
     await communicator.send_json_to([t2i(taskUUID=tid, includeProgress=True, includePreviews=True)])
+    await settle(communicator)
     job = await job_for(tid)
     await run_job(job.id)
     messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))

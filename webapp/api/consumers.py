@@ -104,8 +104,13 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             await self.send_json(reply)
         if outcome.watch is not None:
             info = await database_sync_to_async(protocol.watch_info)(outcome.watch)
-            self.watched[info["job_id"]] = info
+            self._watch(info)
             await self.deliver(job_ids=[info["job_id"]])
+
+    def _watch(self, info):
+        info["last_event"] = time.monotonic()
+        info["images_stepped"] = 0  # images whose last step event this socket has passed on
+        self.watched[info["job_id"]] = info
 
     def _join_group_before_commit(self, job_id):
         # Runs in the database thread, inside the job's transaction: the job is enqueued only after
@@ -138,8 +143,8 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         if resumed:
             for info in await database_sync_to_async(protocol.open_watches)(session.id):
                 await self.channel_layer.group_add(events.job_group(info["job_id"]), self.channel_name)
-                self.watched[info["job_id"]] = info
-            await self.deliver()
+                self._watch(info)
+            await self.deliver(force=True)
 
     async def _drop_watches(self):
         for job_id in list(self.watched):
@@ -148,14 +153,23 @@ class RunwareConsumer(AsyncWebsocketConsumer):
 
     # Delivering ----------------------------------------------------------------------------------
 
-    async def deliver(self, job_ids=None):
-        """Send what the session is owed, then record it as sent (sent twice beats never sent)."""
+    async def deliver(self, job_ids=None, force=False):
+        """Send what the session is owed, then record it as sent (sent twice beats never sent).
+
+        The database can be ahead of the events still queued for this socket. A client that asked
+        for progress gets an image's result only after that image's last step event, unless `force`
+        (the job went quiet: its remaining events were lost, or this socket never saw them).
+        """
         if self.client is None or not self.watched:
             return
+        limits = None
+        if not force:
+            limits = {job_id: watch["images_stepped"] for job_id, watch in self.watched.items()
+                      if watch["include_progress"]}
         async with self.deliver_lock:
             deliveries = await database_sync_to_async(protocol.pending_deliveries)(
                 session_id=self.client.session_id, channel_name=self.channel_name, base_url=self.base_url,
-                job_ids=job_ids)
+                job_ids=job_ids, limits=limits)
             for delivery in deliveries:
                 for message in delivery.messages:
                     await self.send_json(message)
@@ -179,7 +193,12 @@ class RunwareConsumer(AsyncWebsocketConsumer):
                 try:
                     if self.watched and now - last_poll >= poll_seconds:
                         last_poll = now
-                        await self.deliver()
+                        # Only jobs that went quiet: a job whose events are flowing is delivered by
+                        # them, in order, and polling it too could overtake its last step events.
+                        quiet = [job_id for job_id, watch in self.watched.items()
+                                 if now - watch["last_event"] >= poll_seconds]
+                        if quiet:
+                            await self.deliver(job_ids=quiet, force=True)
                     if self.client is not None and now - last_touch >= 30:
                         last_touch = now
                         await database_sync_to_async(services.session_touch)(
@@ -194,22 +213,31 @@ class RunwareConsumer(AsyncWebsocketConsumer):
     async def job_update(self, event):
         job_id = event["job"]["id"]
         if job_id in self.watched:
+            self.watched[job_id]["last_event"] = time.monotonic()
             await self.deliver(job_ids=[job_id])
 
     async def job_progress(self, event):
         watch = self.watched.get(event["job"])
-        if watch is None or not watch["include_progress"]:
+        if watch is None:
             return
+        watch["last_event"] = time.monotonic()
+        if not watch["include_progress"]:
+            return
+        image_index = event.get("imageIndex", 0)
         item = {
             "taskType": "imageInferenceProgress",
             "taskUUID": watch["task_uuid"],
             "step": event["step"],
             "totalSteps": watch["total_steps"],
-            "imageIndex": event.get("imageIndex", 0),
+            "imageIndex": image_index,
         }
         if watch["include_previews"] and event.get("previewDataURI"):
             item["previewDataURI"] = event["previewDataURI"]
         await self.send_json({"data": [item]})
+        if event["step"] >= watch["total_steps"] and image_index + 1 > watch["images_stepped"]:
+            # That image's result may follow now, if it is already stored.
+            watch["images_stepped"] = image_index + 1
+            await self.deliver(job_ids=[event["job"]])
 
     async def gallery_update(self, event):
         pass

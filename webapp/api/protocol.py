@@ -392,10 +392,12 @@ class Delivery:
     messages: list  # full messages: {"data": [...]} or {"errors": [...]}
 
 
-def pending_deliveries(*, session_id, channel_name: str, base_url: str, job_ids=None) -> list[Delivery]:
+def pending_deliveries(*, session_id, channel_name: str, base_url: str, job_ids=None, limits=None) -> list[Delivery]:
     """What this connection still owes its session: new images, and the error of a failed job.
 
     Only the connection that holds the session delivers, so a resumed session is never served twice.
+    limits: {job id: at most this many images in all}, for a socket that must first pass on the
+    progress events of an image before its result.
     """
     tasks = ApiTask.objects.filter(session_id=session_id, session__channel_name=channel_name, closed=False)
     if job_ids is not None:
@@ -403,6 +405,10 @@ def pending_deliveries(*, session_id, channel_name: str, base_url: str, job_ids=
     deliveries = []
     for api_task in tasks.select_related("job").order_by("id"):
         items, error, ready, finished = results_for(api_task, base_url=base_url, start=api_task.delivered)
+        limit = (limits or {}).get(str(api_task.job_id))
+        if limit is not None and ready > limit:
+            items = items[:max(0, limit - api_task.delivered)]
+            ready, error, finished = max(limit, api_task.delivered), None, False
         messages = [{"data": [item]} for item in items]
         if error is not None:
             messages.append({"errors": [error]})
