@@ -24,8 +24,7 @@ from pathlib import Path
 import torch
 
 # Bump when the recipe changes: an existing folder with another version is rebuilt.
-BUILTIN_VERSION = "stepwise-tiny-sd15-v2"
-MARKER = ".stepwise-builtin"
+from generation.builtin_marker import BUILTIN_VERSION, MARKER, is_complete  # noqa: F401  (re-exported)
 SEED = 0
 
 # Words that get a token of their own; anything else falls back to characters or bytes.
@@ -443,11 +442,6 @@ def build_tiny_pipeline(family: str):
 # ---------------------------------------------------------------------------------------------
 # Writing models to disk
 # ---------------------------------------------------------------------------------------------
-
-
-def is_complete(path: Path, version: str = BUILTIN_VERSION) -> bool:
-    marker = Path(path) / MARKER
-    return marker.is_file() and marker.read_text().strip() == version
 
 
 def build_tiny_model(family: str, path: Path, *, version: str | None = None) -> Path:

@@ -49,7 +49,7 @@ def test_a_killed_worker_is_replaced_its_job_requeued_and_serve_stops_cleanly(tm
         first_pid = server.health()["workers"][0]["pid"]
 
         # 1. A long job starts; the worker dies mid-job with SIGKILL.
-        job_id = submit_text_to_image(server, session, steps="40", width="256", height="256")
+        job_id = submit_text_to_image(server, session, steps="24", width="256", height="256")
         with open_socket(server, session, f"/ws/jobs/{job_id}/") as socket:
             statuses = []
             deadline = time.monotonic() + 120

@@ -15,6 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.builtin_marker import BUILTIN_DIRNAME, is_complete
+from webapp.studio.catalog import register_builtin
+
 RESTART_BACKOFF = [1, 2, 5, 10, 30]
 
 
@@ -34,8 +37,11 @@ class Command(BaseCommand):
         # 1. Database
         for alias in settings.DATABASES:  # the SQLite channel layer keeps its own database
             call_command("migrate", database=alias, interactive=False, verbosity=0)
-        # 2. Built-in model (in a child process: building it needs torch)
-        self._run_manage("provision_builtin")
+        # 2. Built-in model: built in a child process when missing (building needs torch)
+        builtin = settings.STEPWISE_MODELS_DIR / BUILTIN_DIRNAME
+        if not is_complete(builtin):
+            self._run_manage("provision_builtin")
+        register_builtin(builtin)
         # 3. Children
         self.stopping = False
         signal.signal(signal.SIGTERM, self._request_stop)
