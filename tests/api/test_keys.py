@@ -92,3 +92,19 @@ def test_key_management_needs_a_login_and_a_post(client, alice):
     login(client, "alice")
     assert client.get(reverse("api_key_create")).status_code == 405
     assert client.get(reverse("api_key_revoke", args=[key.id])).status_code == 405
+
+
+def test_the_admin_lists_and_revokes_keys(client, alice, bob):
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    key, _ = api_key_create(user=bob, name="bob's script")
+    login(client, "alice")
+    for name in ("apikey", "apisession", "apitask"):
+        assert client.get(reverse(f"admin:api_{name}_changelist")).status_code == 200
+    page = client.get(reverse("admin:api_apikey_changelist")).content.decode()
+    assert key.prefix in page and "bob&#x27;s script" in page
+    response = client.post(reverse("admin:api_apikey_changelist"),
+                           {"action": "revoke", "_selected_action": [key.id]})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
