@@ -5,7 +5,6 @@ import io
 import uuid
 
 import pytest
-from django.urls import reverse
 from PIL import Image as PILImage
 
 from tests.api.conftest import WS_DB

@@ -5,7 +5,6 @@ import base64
 import io
 import uuid
 
-import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from PIL import Image as PILImage

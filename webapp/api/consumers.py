@@ -179,7 +179,8 @@ class RunwareConsumer(AsyncWebsocketConsumer):
                     await self.channel_layer.group_discard(events.job_group(delivery.job_id), self.channel_name)
 
     async def _tick(self):
-        """Close idle connections (no message either way); poll for results whose notification was lost; keep the session alive."""
+        """Close idle connections (no message either way), poll for results whose notification was
+        lost, and keep the session alive."""
         idle_seconds = float(_setting("STEPWISE_API_IDLE_SECONDS", 120))
         poll_seconds = float(_setting("STEPWISE_API_POLL_SECONDS", 2))
         last_poll = last_touch = time.monotonic()

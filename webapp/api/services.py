@@ -19,7 +19,8 @@ def session_seconds() -> int:
 def api_key_create(*, user, name: str = "") -> tuple[ApiKey, str]:
     """A new key for `user`. Returns the row and the raw key, which is not stored and shown only once."""
     raw = ApiKey.generate()
-    key = ApiKey.objects.create(user=user, name=name.strip()[:100], prefix=raw[:PREFIX_LENGTH], secret_hash=hash_key(raw))
+    key = ApiKey.objects.create(user=user, name=name.strip()[:100], prefix=raw[:PREFIX_LENGTH],
+                                secret_hash=hash_key(raw))
     return key, raw
 
 
@@ -77,4 +78,5 @@ def session_touch(*, session_id, channel_name: str) -> bool:
 
 def session_detach(*, session_id, channel_name: str) -> None:
     """The connection went away: results now wait in the database for a resume."""
-    ApiSession.objects.filter(id=session_id, channel_name=channel_name).update(channel_name="", last_seen_at=timezone.now())
+    ApiSession.objects.filter(id=session_id, channel_name=channel_name).update(
+        channel_name="", last_seen_at=timezone.now())
