@@ -24,6 +24,17 @@ def _fresh_channel_layer():
     channel_layers.backends = {}
 
 
+@pytest.fixture(autouse=True)
+def _close_thread_connections():
+    """Consumers reach the database from asgiref's one sync thread; with PostgreSQL (CONN_MAX_AGE)
+    that connection would outlive the test and block dropping the test database."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
+
+
 def _key(user, name="tests"):
     from webapp.api.services import api_key_create
 
@@ -98,8 +109,16 @@ def run_job(fake_engine):
 
     from generation.service import run_job as run
 
+    def run_and_close(job_id):
+        from django.db import connections
+
+        try:
+            run(job_id)
+        finally:
+            connections.close_all()
+
     def _run(job_id):
-        return sync_to_async(run, thread_sensitive=False)(str(job_id))
+        return sync_to_async(run_and_close, thread_sensitive=False)(str(job_id))
 
     return _run
 
