@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 logger = logging.getLogger("stepwise.publisher")
+_WAKE_UP = object()
 
 
 @dataclass
@@ -59,6 +60,7 @@ class ProgressPublisher:
     def close(self, timeout: float = 10) -> None:
         """Deliver what is still queued, then stop the thread."""
         self._stop.set()
+        self._queue.put(_WAKE_UP)  # don't let the thread sit out its poll interval
         self._thread.join(timeout)
 
     def _drain(self, first) -> list:
@@ -67,7 +69,7 @@ class ProgressPublisher:
             try:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
-                return items
+                return [item for item in items if item is not _WAKE_UP]
 
     def _run(self):
         last_cancel_check = 0.0
@@ -78,7 +80,9 @@ class ProgressPublisher:
                 except queue.Empty:
                     first = None
                 if first is not None:
-                    self._publish(self._drain(first))
+                    items = self._drain(first)
+                    if items:
+                        self._publish(items)
                 now = time.monotonic()
                 if self._check_cancel and now - last_cancel_check >= self._poll_seconds:
                     last_cancel_check = now

@@ -27,6 +27,7 @@ logger = logging.getLogger("stepwise.worker")
 _engine = None
 _engine_lock = threading.Lock()
 WORKER_ID = os.environ.get("STEPWISE_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
 # Set on SIGTERM/SIGINT: the running generation stops at its next step and goes back in the queue.
 SHUTDOWN = threading.Event()
 
@@ -170,23 +171,34 @@ def _publisher_for(job: Job):
 
     job_id = job.id
     group = events.job_group(job_id)
+    # Watchers get every step over the channel layer; the job row (what a reconnecting browser
+    # reads) is written at most every quarter second, and at the last step.
+    state = {"written_at": 0.0, "preview": None}
 
     def deliver(batch):
+        messages = []
         for event in batch:
             preview_uri = None
             if event.preview_jpeg is not None:
                 preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
-            events.send(group, events.progress_message(
+            messages.append(events.progress_message(
                 job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
                 images_done=event.image_index, phase_info=events.phase(job, event.step),
                 preview_data_uri=preview_uri,
             ))
+        events.send_many([(group, message) for message in messages])
         newest = batch[-1]
-        update = {"step": newest.step}
         previews = [e.preview_jpeg for e in batch if e.preview_jpeg is not None]
         if previews:
-            update["preview"] = previews[-1]
+            state["preview"] = previews[-1]
+        now = time.monotonic()
+        if now - state["written_at"] < DB_PROGRESS_INTERVAL and newest.step < newest.total:
+            return
+        update = {"step": newest.step}
+        if state["preview"] is not None:
+            update["preview"], state["preview"] = state["preview"], None
         Job.objects.filter(id=job_id, status=Job.Status.RUNNING).update(**update)
+        state["written_at"] = now
 
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
@@ -205,7 +217,8 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> I
     with transaction.atomic():
         row.save()
         Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
-    events.broadcast_job(job.id)
+    if index + 1 < job.number_results:  # the last image is announced with the job's success
+        events.broadcast_job(job.id)
     return row
 
 

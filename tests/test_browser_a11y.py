@@ -7,48 +7,18 @@
 """
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
 
-from tests.conftest import require
-from tests.live import PASSWORD
+from tests.browser import sign_in as sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _sign_in(browser, base_url, username, theme=None):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    if theme:
-        context.add_init_script(f"localStorage.setItem('stepwise-theme', '{theme}')")
-    page = context.new_page()
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base_url + "/")
-    return page
 
 
 @pytest.fixture
 def alice(browser, live_server_process):
-    page = _sign_in(browser, live_server_process.url, "alice")
+    page = sign_in_as(browser, live_server_process.url, "alice")
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
@@ -61,7 +31,7 @@ def alice_job(browser, live_server_process):
     """One finished job of alice's (3 steps, 128 x 128): {"job": url, "image": url}."""
     from playwright.sync_api import expect
 
-    page = _sign_in(browser, live_server_process.url, "alice")
+    page = sign_in_as(browser, live_server_process.url, "alice")
     try:
         page.goto("/create/text-to-image/")
         page.fill("#positivePrompt", "a quiet reading room, keyboard only")
@@ -243,7 +213,7 @@ LOW_CONTRAST = """() => {
 def test_text_has_enough_contrast(browser, live_server_process, alice_job, theme, tmp_path):
     from playwright.sync_api import expect
 
-    page = _sign_in(browser, live_server_process.url, "alice", theme=theme)
+    page = sign_in_as(browser, live_server_process.url, "alice", theme=theme)
     try:
         problems = {}
         for path in ["/", "/create/text-to-image/", "/create/inpainting/", "/gallery/", "/jobs/", alice_job["job"],

@@ -20,46 +20,14 @@ import pytest
 from PIL import Image as PILImage
 from PIL import PngImagePlugin
 
-from tests.conftest import require
-from tests.live import PASSWORD
+from tests.browser import sign_in as sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 390, "height": 844}
 # The image every test but the first reuses: made once per module by alice, shared with Studio A.
 ALICE = {"prompt": "a lighthouse at dusk, brass and fog", "negative": "blurry", "steps": 4, "cfg": "6.5",
          "scheduler": "DPM++ 2M Karras", "seed": 4242}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _sign_in(browser, base_url, username, *, viewport=None, theme=None, errors=None):
-    context = browser.new_context(base_url=base_url, viewport=viewport or {"width": 1280, "height": 900},
-                                  accept_downloads=True)
-    if theme:
-        # app.js and base.html read the stored theme before the first paint.
-        context.add_init_script(f"localStorage.setItem('stepwise-theme', '{theme}')")
-    page = context.new_page()
-    if errors is not None:
-        page.on("pageerror", lambda exc: errors.append(f"{username}: {exc}"))
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base_url + "/")
-    return page
 
 
 @pytest.fixture
@@ -69,7 +37,7 @@ def sign_in(browser, live_server_process):
     errors = []
 
     def sign_in(username, **options):
-        page = _sign_in(browser, live_server_process.url, username, errors=errors, **options)
+        page = sign_in_as(browser, live_server_process.url, username, errors=errors, **options)
         pages.append(page)
         return page
 
@@ -120,7 +88,7 @@ def shot(page, name, **options):
 
 @pytest.fixture(scope="module")
 def alice_image(browser, live_server_process):
-    page = _sign_in(browser, live_server_process.url, "alice")
+    page = sign_in_as(browser, live_server_process.url, "alice")
     try:
         image_id = generate(page, ALICE["prompt"], steps=ALICE["steps"], negative=ALICE["negative"],
                             cfg=ALICE["cfg"], scheduler=ALICE["scheduler"], seed=ALICE["seed"])

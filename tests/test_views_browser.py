@@ -6,45 +6,21 @@ painted on a canvas and sent at the image's natural size, and a job counted live
 
 import base64
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
 
-from tests.conftest import require
-from tests.live import PASSWORD
+from tests.browser import sign_in as sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, live_server_process):
-    context = browser.new_context(base_url=live_server_process.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
     errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto("/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server_process.url + "/")
+    page = sign_in_as(browser, live_server_process.url, "alice", errors=errors)
     yield page
-    context.close()
+    page.context.close()
     assert not errors, errors
 
 

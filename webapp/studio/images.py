@@ -63,7 +63,8 @@ def png_bytes(image: PILImage.Image, *, parameters: str = "", request: dict | No
     if request is not None:
         info.add_text("stepwise", json.dumps(request, sort_keys=True))
     out = io.BytesIO()
-    image.save(out, format="PNG", pnginfo=info)
+    # Level 1: a quarter of level 6's time for ~15% more bytes; the worker waits on this encode.
+    image.save(out, format="PNG", pnginfo=info, compress_level=1)
     return out.getvalue()
 
 
@@ -71,7 +72,7 @@ def thumbnail_bytes(image: PILImage.Image, size: int = 384) -> bytes:
     thumb = image.convert("RGB")
     thumb.thumbnail((size, size))
     out = io.BytesIO()
-    thumb.save(out, format="WEBP", quality=80)
+    thumb.save(out, format="WEBP", quality=80, method=0)  # method 0: twice as fast, same size here
     return out.getvalue()
 
 

@@ -54,7 +54,6 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, sour
     4. On commit: enqueue on the generation queue with a fair priority, then notify watchers.
     """
     from webapp.studio.access import active_team
-    from webapp.studio.tasks import generate_images
 
     # 1. Per-user limit
     queued = Job.objects.filter(owner=user, status=Job.Status.QUEUED).count()
