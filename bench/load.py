@@ -150,7 +150,8 @@ def main():
         stop.set()
         browser.join(timeout=60)
         succeeded = int(server.manage("shell", "-c", "from webapp.studio.models import Job; "
-                                      "print(Job.objects.filter(status='succeeded').count())").stdout.strip()) - 1
+                                      "print(Job.objects.filter(status='succeeded').count())"
+                                      ).stdout.split()[-1]) - 1  # minus the watched job
         print(f"   accepted jobs done after {finish_seconds:.1f}s: {succeeded} of {len(accepted)} succeeded")
         for label, values in latencies.items():
             print(f"3. {label:12} while loaded: {len(values)} requests, p50 {statistics.median(values):.0f} ms, "
