@@ -99,3 +99,20 @@ def test_recommended_ranges_default_from_the_architecture(db, architecture, expe
     assert entry.recommended_steps == expected
     entry.min_steps, entry.max_steps = 10, 12
     assert entry.recommended_steps == (10, 12)
+
+
+def test_admin_actions_queue_a_test_load_and_make_a_default(client, alice, builtin_model):
+    from django_tasks_db.models import DBTaskResult
+
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    other = ModelEntry.objects.create(air="civitai:101055@128078", name="Other", architecture="sdxl", path="/z")
+    response = client.post("/admin/studio/modelentry/", {"action": "test_load", "_selected_action": [other.id]},
+                           follow=True)
+    assert b"Queued a test load of 1 model" in response.content
+    task = DBTaskResult.objects.get()
+    assert task.queue_name == "generation" and task.args_kwargs["kwargs"] == {"model_id": other.id}
+
+    client.post("/admin/studio/modelentry/", {"action": "make_default", "_selected_action": [other.id]})
+    assert ModelEntry.objects.get(is_default=True) == other
