@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from websockets.asyncio.client import connect
@@ -57,7 +58,9 @@ def test_two_workers_run_twenty_jobs_from_three_users_exactly_once(tmp_path):
                 ))
             return await asyncio.gather(*watchers)
 
-        results = asyncio.run(run())
+        # In a thread of its own: Playwright's sync API may already run an event loop in this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            results = pool.submit(asyncio.run, run()).result()
         for (owner, job_id), events in zip(jobs, results):
             final = events[-1]["job"]
             assert final["status"] == "succeeded", (owner, final["error"])
