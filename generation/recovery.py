@@ -14,6 +14,8 @@ from webapp.studio.models import Job, WorkerStatus
 
 logger = logging.getLogger("stepwise.worker")
 MAX_ATTEMPTS = 2
+# What a job looks like when it goes back in the queue: no worker, no progress, no preview.
+BACK_IN_QUEUE = {"status": Job.Status.QUEUED, "step": 0, "preview": None, "worker_id": "", "started_at": None}
 
 
 def requeue_or_fail(job: Job, *, reason: str) -> str:
@@ -26,7 +28,7 @@ def requeue_or_fail(job: Job, *, reason: str) -> str:
     with transaction.atomic():
         if job.attempts < MAX_ATTEMPTS:
             changed = Job.objects.filter(id=job.id, status=Job.Status.RUNNING, worker_id=job.worker_id).update(
-                status=Job.Status.QUEUED, step=0, preview=None, worker_id="", started_at=None,
+                **BACK_IN_QUEUE
             )
             outcome = "requeued"
             if changed:

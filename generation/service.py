@@ -154,12 +154,12 @@ def run_job(job_id: str) -> None:
 
 def _requeue_for_restart(job: Job) -> None:
     """This worker is stopping: hand the job back without counting it as a lost attempt."""
+    from generation.recovery import BACK_IN_QUEUE
     from webapp.studio.services import _enqueue
 
     with transaction.atomic():
         Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(
-            status=Job.Status.QUEUED, step=0, preview=None, worker_id="", started_at=None,
-            attempts=F("attempts") - 1,
+            **BACK_IN_QUEUE, attempts=F("attempts") - 1,
         )
         transaction.on_commit(partial(_enqueue, job_id=str(job.id), priority=job.priority))
     logger.warning("Worker stopping: job %s goes back in the queue", job.id)
