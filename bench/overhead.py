@@ -3,7 +3,7 @@
     .venv/bin/python bench/overhead.py [--size 512] [--steps 20] [--runs 3]
 
 (a) a bare `StableDiffusionPipeline(...)` call on the built-in model; (b) the same model, prompt,
-seed, steps and scheduler as a Stepwise job through `generation.service.run_job`: claim, progress
+seed, steps and scheduler as a Stepwise job through `webapp.jobs.queue.job_process`: claim, progress
 event per step through the channel layer, latent previews, database writes, PNG with metadata and
 thumbnail. Runs alternate (a, b, a, b, ...) and medians are compared. The last line is
 `overhead_ratio=<b/a>`; the target is at most 1.05. Figures: docs/benchmarks.md.
@@ -32,14 +32,14 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from generation.builtin import build_builtin_model  # noqa: E402
-from generation.service import run_job  # noqa: E402
+from generation.builtin import BUILTIN_DIRNAME, install_builtin_model  # noqa: E402
+from webapp.jobs import queue, worker  # noqa: E402
+from webapp.jobs.services import job_create  # noqa: E402
 from webapp.studio.catalog import register_builtin  # noqa: E402
 from webapp.studio.models import Job  # noqa: E402
 from webapp.studio.schema import validate_inference  # noqa: E402
-from webapp.studio.services import job_create  # noqa: E402
 
-PROMPT = "a lighthouse on a cliff at dusk, volumetric fog"
+PROMPT = "a yellow star on a purple background"
 SEED = 1234
 
 
@@ -52,7 +52,7 @@ def main():
 
     for alias in settings.DATABASES:
         call_command("migrate", database=alias, verbosity=0)
-    path = build_builtin_model(settings.STEPWISE_MODELS_DIR / "stepwise-tiny-sd15")
+    path = install_builtin_model(settings.STEPWISE_MODELS_DIR / BUILTIN_DIRNAME)
     register_builtin(path)
     user, _ = User.objects.get_or_create(username="bench")
 
@@ -71,7 +71,7 @@ def main():
         payload = {"positivePrompt": PROMPT, "model": "stepwise:1@1", "width": args.size, "height": args.size,
                    "steps": args.steps, "scheduler": "Euler", "CFGScale": 7.0, "seed": SEED}
         job = job_create(user=user, valid=validate_inference(payload, user=user))
-        run_job(str(job.id))
+        queue.job_process(job_id=str(job.id), engine=worker.engine(), shutdown=worker.SHUTDOWN)
         job = Job.objects.get(id=job.id)
         assert job.status == "succeeded", job.error
         return job

@@ -6,6 +6,15 @@ models (LCM, Lightning, Turbo, Schnell, Z-Image Turbo) are built for 4-8.
 
 from dataclasses import dataclass
 
+# Pipeline families: which diffusers pipelines load a model and how img2img counts its steps.
+FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "zimage")
+# Flow-matching families move along a learned trajectory (FLUX, Z-Image); the others denoise.
+FLOW_MATCHING_FAMILIES: tuple[str, ...] = ("flux", "zimage")
+
+
+def is_flow_matching(family: str) -> bool:
+    return family in FLOW_MATCHING_FAMILIES
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -26,7 +35,7 @@ class Architecture:
 
     @property
     def flow_matching(self) -> bool:
-        return self.family in ("flux", "zimage")
+        return is_flow_matching(self.family)
 
     @property
     def steps_advice(self) -> str:

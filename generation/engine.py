@@ -23,7 +23,6 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import gc  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
@@ -36,7 +35,15 @@ from PIL import Image  # noqa: E402
 
 from generation import outpaint, schedulers  # noqa: E402
 from generation.architectures import ARCHITECTURES  # noqa: E402
-from generation.previews import LatentPreviewer  # noqa: E402
+# The engine's inputs and errors, defined without torch so that the job runner can import them.
+from generation.inputs import (  # noqa: E402,F401
+    GenerationCancelled,
+    GenerationInput,
+    ModelLoadError,
+    ModelSource,
+    OutOfMemory,
+)
+from generation.previews import LatentPreviewer, latent_format  # noqa: E402
 from generation.steps import effective_steps  # noqa: E402
 
 TEXT_TO_IMAGE = "textToImage"
@@ -71,44 +78,6 @@ AUTO_PIPELINES = {
     "inpaint": diffusers.AutoPipelineForInpainting,
 }
 
-
-@dataclass(frozen=True)
-class ModelSource:
-    air: str  # e.g. "stepwise:1@1"
-    architecture: str  # key of ARCHITECTURES
-    path: str  # diffusers folder, or single .safetensors file
-    config_path: str = ""  # local diffusers config folder for single-file loads (offline)
-
-
-@dataclass
-class GenerationInput:
-    task_type: str  # "textToImage" | "imageToImage" | "inpainting" | "outpainting"
-    prompt: str
-    negative_prompt: str | None
-    width: int  # for outpainting: the final size, source plus extensions
-    height: int
-    steps: int  # requested steps (full schedule length)
-    cfg_scale: float
-    scheduler: str  # canonical or alias name accepted by generation.schedulers.resolve
-    seed: int
-    strength: float | None = None  # image tasks; None means 1.0
-    seed_image: "Image.Image | None" = None
-    mask_image: "Image.Image | None" = None  # white = repaint; same size as seed_image
-    outpaint: dict | None = None  # {"top","right","bottom","left" (multiples of 64), "blur" 0-32}
-
-
-class GenerationCancelled(Exception):
-    pass
-
-
-class ModelLoadError(Exception):
-    pass
-
-
-class OutOfMemory(Exception):
-    pass
-
-
 OnStep = Callable[[int, int, "np.ndarray | None"], None]
 
 
@@ -123,6 +92,8 @@ class Engine:
         # AIR id -> that model's pipelines by kind ("text", "image", "inpaint"), all sharing the
         # components loaded for "text"; least recently used first.
         self._cache: OrderedDict[str, dict] = OrderedDict()
+        # AIR id -> the latent-to-RGB projection its previews use (see generation/previews.py).
+        self._latent_formats: dict[str, tuple] = {}
 
     # -- Device ---------------------------------------------------------------------------------
 
@@ -184,6 +155,7 @@ class Engine:
             pipe = self._load_pipeline(source, family, classes["text"], dtype)
         pipe.set_progress_bar_config(disable=True)
         self._cache[source.air] = {"text": pipe}
+        self._latent_formats[source.air] = latent_format(family, source.path if Path(source.path).is_dir() else None)
         return time.perf_counter() - started
 
     def _load_pipeline(self, source: ModelSource, family: str, pipeline_class, dtype):
@@ -214,7 +186,8 @@ class Engine:
             raise ModelLoadError(f"Could not load {source.air} ({label}) from {path}: {exc}") from exc
 
     def _evict_oldest(self) -> None:
-        self._cache.popitem(last=False)
+        air, _ = self._cache.popitem(last=False)
+        self._latent_formats.pop(air, None)
         _free_memory()
 
     def _task_pipeline(self, air: str, kind: str):
@@ -272,7 +245,8 @@ class Engine:
 
         # 4. The step callback: map model evaluations to steps, preview, check for cancellation.
         previewer = LatentPreviewer(family, height=inp.height, width=inp.width,
-                                    vae_scale_factor=pipe.vae_scale_factor, device=self.device)
+                                    vae_scale_factor=pipe.vae_scale_factor, device=self.device,
+                                    latent_format=self._latent_formats[source.air])
         steps_done = 0
 
         def callback(pipeline, i, t, callback_kwargs):

@@ -10,6 +10,9 @@ The preview shows the current noisy sample x_t, so the first steps look noisy; t
 picture of where the run is.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -58,11 +61,26 @@ LATENT_FORMATS = {
 }
 
 
+# A model folder may carry its own projection, fitted to its VAE (the built-in model does: see
+# generation/builtin/train.py). Real checkpoints of a family share their VAE's published one.
+MODEL_FORMAT_FILE = "latent_preview.json"
+
+
+def latent_format(family: str, model_path: str | Path | None = None) -> tuple[list, list | None]:
+    """The (factors, bias) for previews of a model: its own fitted ones if its folder has them."""
+    own = Path(model_path) / MODEL_FORMAT_FILE if model_path else None
+    if own is not None and own.is_file():
+        fitted = json.loads(own.read_text())
+        return fitted["factors"], fitted.get("bias")
+    return LATENT_FORMATS[family]
+
+
 class LatentPreviewer:
     """Projects one job's latents to RGB. Built once per job, so the factors move to the device once."""
 
-    def __init__(self, family: str, *, height: int, width: int, vae_scale_factor: int = 8, device=None):
-        factors, bias = LATENT_FORMATS[family]
+    def __init__(self, family: str, *, height: int, width: int, vae_scale_factor: int = 8, device=None,
+                 latent_format: tuple[list, list | None] | None = None):
+        factors, bias = latent_format or LATENT_FORMATS[family]
         self.height, self.width, self.vae_scale_factor = height, width, vae_scale_factor
         self.factors = torch.tensor(factors, dtype=torch.float32, device=device)
         self.bias = torch.tensor(bias or [0.0, 0.0, 0.0], dtype=torch.float32, device=device)

@@ -10,6 +10,11 @@ refused with the list of valid names rather than run into nonsense.
 import inspect
 from dataclasses import dataclass, field
 
+from generation.architectures import FAMILIES, is_flow_matching
+
+_SD = tuple(f for f in FAMILIES if not is_flow_matching(f))  # denoising families: sd15, sdxl
+_FLOW = tuple(f for f in FAMILIES if is_flow_matching(f))  # flow-matching families: flux, zimage
+
 FAST = "fast"
 DETAIL = "detail"
 STOCHASTIC = "stochastic"
@@ -40,14 +45,12 @@ class SchedulerSpec:
     class_name: str  # the diffusers class
     config: dict = field(default_factory=dict)  # overrides applied with from_config
     convergence: str = FAST
-    families: tuple[str, ...] = ("sd15", "sdxl")
+    families: tuple[str, ...] = _SD
     # Order-2 schedulers evaluate the model twice per step (N steps -> 2N-1 evaluations).
     order: int = 1
     aliases: tuple[str, ...] = ()
 
 
-_SD = ("sd15", "sdxl")
-_FLOW = ("flux", "zimage")
 _KARRAS = {"use_karras_sigmas": True}
 _SDE = {"algorithm_type": "sde-dpmsolver++"}
 
@@ -116,12 +119,11 @@ def _index(specs):
     return table
 
 
-_BY_FAMILY = {
-    "sd15": _index(SCHEDULERS),
-    "sdxl": _index(SCHEDULERS),
-    "flux": _index(FLOW_SCHEDULERS),
-    "zimage": _index(FLOW_SCHEDULERS),
-}
+def _specs_for(family: str) -> list[SchedulerSpec]:
+    return FLOW_SCHEDULERS if is_flow_matching(family) else SCHEDULERS
+
+
+_BY_FAMILY = {family: _index(_specs_for(family)) for family in FAMILIES}
 
 
 class UnknownScheduler(ValueError):
@@ -130,12 +132,11 @@ class UnknownScheduler(ValueError):
 
 def names_for(family: str) -> list[str]:
     """Canonical scheduler names a model of this family can use, in display order."""
-    return [spec.name for spec in (FLOW_SCHEDULERS if family in ("flux", "zimage") else SCHEDULERS)]
+    return [spec.name for spec in _specs_for(family)]
 
 
 def all_accepted_names(family: str) -> list[str]:
-    specs = FLOW_SCHEDULERS if family in ("flux", "zimage") else SCHEDULERS
-    return [DEFAULT_NAME] + [n for s in specs for n in (s.name, *s.aliases)]
+    return [DEFAULT_NAME] + [n for s in _specs_for(family) for n in (s.name, *s.aliases)]
 
 
 def resolve(name: str, family: str, *, default: str | None = None) -> SchedulerSpec:
@@ -163,19 +164,19 @@ def build(spec: SchedulerSpec, base_config):
 
 
 def catalog() -> dict:
-    """JSON for the browser: per family, each scheduler with its class, order and advice."""
+    """JSON for the browser: per family, each scheduler with its class, order, advice and aliases."""
     result = {}
-    for family in ("sd15", "sdxl", "flux", "zimage"):
-        specs = FLOW_SCHEDULERS if family in ("flux", "zimage") else SCHEDULERS
+    for family in FAMILIES:
         result[family] = [
             {
                 "name": s.name,
+                "aliases": list(s.aliases),
                 "order": s.order,
                 "convergence": s.convergence,
                 "convergenceLabel": CONVERGENCE[s.convergence]["label"],
                 "advice": CONVERGENCE[s.convergence]["advice"],
                 "convergesAt": CONVERGENCE[s.convergence]["converges_at"],
             }
-            for s in specs
+            for s in _specs_for(family)
         ]
     return result

@@ -7,8 +7,7 @@ against both; engine tests prove it by counting the real pipelines' step callbac
 from dataclasses import dataclass
 
 from generation.architectures import ARCHITECTURES
-
-IMAGE_TASKS = ("imageToImage", "inpainting", "outpainting")
+from generation.task_types import IMAGE_TASKS
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,9 @@ def effective_steps(*, architecture: str, task_type: str, steps: int, strength: 
     - FLUX / Z-Image image tasks: `steps - int(steps - steps * strength)`, about ceil(steps x strength).
     - Order-2 schedulers (Heun, KDPM2, DPM++ SDE) evaluate the model 2N-1 times for N steps.
     """
-    family = ARCHITECTURES[architecture].family
     if task_type not in IMAGE_TASKS:
         run = steps
-    elif family in ("flux", "zimage"):
+    elif ARCHITECTURES[architecture].flow_matching:
         init_timestep = min(steps * strength, steps)
         t_start = int(max(steps - init_timestep, 0))
         run = steps - t_start

@@ -52,10 +52,14 @@ def charlie(db):
 def builtin_model(db):
     from webapp.studio.models import ModelEntry
 
+    from generation.builtin import DESCRIPTION, EXAMPLE_PROMPTS
+
+    # The built-in model's real catalog entry, but 512 px by default and no files behind it: most
+    # tests only need a model to validate against.
     entry, _ = ModelEntry.objects.update_or_create(
         air="stepwise:1@1",
         defaults={
-            "name": "Built-in test model (tiny, random weights)",
+            "name": "Stepwise Shapes (built-in)",
             "architecture": "sd15",
             "path": "builtin",
             "is_default": True,
@@ -64,7 +68,8 @@ def builtin_model(db):
             "default_scheduler": "Euler",
             "default_width": 512,
             "default_height": 512,
-            "notes": "Makes abstract patterns, for trying Stepwise without a GPU.",
+            "notes": DESCRIPTION,
+            "example_prompts": "\n".join(EXAMPLE_PROMPTS),
         },
     )
     return entry

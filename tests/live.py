@@ -6,32 +6,18 @@ Used by end-to-end, API (official SDK) and browser tests. In the PostgreSQL + Re
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
-
-
-def prebuilt_builtin() -> Path:
-    """The built-in model, built once per machine for all live servers of the test suite (each copy
-    is then found complete by `serve`, which skips building it: the same check a restart uses)."""
-    from generation.builtin_marker import BUILTIN_DIRNAME, BUILTIN_VERSION, is_complete
-
-    path = Path(tempfile.gettempdir()) / f"stepwise-test-{BUILTIN_VERSION}" / BUILTIN_DIRNAME
-    if not is_complete(path):
-        subprocess.run([sys.executable, "-c", f"from generation.builtin import build_builtin_model; "
-                        f"build_builtin_model(__import__('pathlib').Path({str(path)!r}))"], cwd=ROOT, check=True)
-    return path
 
 
 def free_port() -> int:
@@ -77,9 +63,6 @@ class LiveStepwise:
 
     def start(self, timeout: float = 240):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        builtin = prebuilt_builtin()
-        if not (self.data_dir / "models" / builtin.name).exists():
-            shutil.copytree(builtin, self.data_dir / "models" / builtin.name)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", str(self.workers)],

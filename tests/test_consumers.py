@@ -6,9 +6,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from webapp.asgi import application
+from webapp.jobs.services import job_create
 from webapp.studio import events
 from webapp.studio.schema import validate_inference
-from webapp.studio.services import job_create
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

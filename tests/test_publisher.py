@@ -13,21 +13,24 @@ def preview(value=128):
 
 
 def test_every_step_is_delivered_in_order_and_the_newest_preview_wins():
-    delivered, release = [], threading.Event()
+    batches, delivering, release = [], threading.Event(), threading.Event()
 
     def slow_deliver(batch):
+        delivering.set()
         release.wait(5)  # the database is slow: steps pile up meanwhile
-        delivered.extend(batch)
+        batches.append(batch)
 
     publisher = ProgressPublisher(deliver=slow_deliver).start()
-    for step in range(1, 21):
-        publisher.submit(step, 20, 0, preview(step))
+    publisher.submit(1, 20, 0, preview(1))
+    assert delivering.wait(5)  # step 1 is on its way...
+    for step in range(2, 21):
+        publisher.submit(step, 20, 0, preview(step))  # ...while the next 19 steps pile up
     release.set()
     publisher.close()
-    assert [e.step for e in delivered] == list(range(1, 21))
-    with_previews = [e.step for e in delivered if e.preview_jpeg]
-    assert with_previews[-1] == 20  # the newest preview is always sent
-    assert len(with_previews) < 20  # older previews were dropped while delivery lagged
+    assert [[e.step for e in batch] for batch in batches] == [[1], list(range(2, 21))]  # two batches
+    delivered = sum(batches, [])
+    # Older previews were dropped while delivery lagged; the newest one of each batch is sent.
+    assert [e.step for e in delivered if e.preview_jpeg] == [1, 20]
     assert delivered[-1].preview_jpeg.startswith(b"\xff\xd8")  # a JPEG
 
 
@@ -43,20 +46,21 @@ def test_submit_never_blocks_even_when_delivery_hangs():
 
 
 def test_a_failing_delivery_does_not_stop_later_ones():
-    calls = []
+    calls, failed = [], threading.Event()
 
     def flaky(batch):
         calls.append([e.step for e in batch])
         if len(calls) == 1:
+            failed.set()
             raise ConnectionError("channel layer hiccup")
 
     publisher = ProgressPublisher(deliver=flaky).start()
     publisher.submit(1, 3, 0)
-    time.sleep(0.2)
+    assert failed.wait(5)  # the first batch failed...
     publisher.submit(2, 3, 0)
     publisher.submit(3, 3, 0)
     publisher.close()
-    assert sum(calls, []) == [1, 2, 3]
+    assert calls[0] == [1] and sum(calls[1:], []) == [2, 3]  # ...and later ones were still delivered
 
 
 def test_it_polls_for_cancellation_off_the_denoising_thread():

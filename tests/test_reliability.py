@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generation.recovery import recover_stale_jobs
 from tests.live import LiveStepwise
 from tests.test_e2e_spine import login, open_socket, submit_text_to_image
+from webapp.jobs.recovery import recover_stale_jobs
+from webapp.jobs.services import job_create
 from webapp.studio.models import Job, WorkerStatus
 from webapp.studio.schema import validate_inference
-from webapp.studio.services import job_create
 
 
 def children_of(pid: int) -> set[int]:
@@ -82,7 +82,9 @@ def test_a_killed_worker_is_replaced_its_job_requeued_and_serve_stops_cleanly(tm
         assert len(children) >= 2  # the web server and the worker
     finally:
         server.stop()
-    time.sleep(1)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [pid for pid in children if alive(pid)] == []
 
 

@@ -20,8 +20,8 @@ from tests.test_e2e_spine import login, submit_text_to_image
 pytestmark = pytest.mark.slow
 
 
-async def watch(server, session, job_id, timeout=300):
-    """Collect one job's events until it finishes."""
+async def watch(server, session, job_id, snapshot: asyncio.Event, timeout=300):
+    """Collect one job's events until it finishes; set `snapshot` once the first (the snapshot) arrives."""
     cookies = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
     events = []
     async with connect(f"{server.ws_url}/ws/jobs/{job_id}/",
@@ -30,6 +30,7 @@ async def watch(server, session, job_id, timeout=300):
             async for raw in socket:
                 message = json.loads(raw)
                 events.append(message)
+                snapshot.set()
                 if message["type"] == "status" and message["job"]["status"] in ("succeeded", "failed", "cancelled"):
                     return events
     return events
@@ -49,8 +50,12 @@ def test_two_workers_run_twenty_jobs_from_three_users_exactly_once(tmp_path):
         assert len({job_id for _, job_id in jobs}) == 20
 
         async def run():
-            watchers = [asyncio.create_task(watch(server, sessions[owner], job_id)) for owner, job_id in jobs]
-            await asyncio.sleep(2)  # every watcher has its snapshot before any job starts
+            snapshots = [asyncio.Event() for _ in jobs]
+            watchers = [asyncio.create_task(watch(server, sessions[owner], job_id, snapshot))
+                        for (owner, job_id), snapshot in zip(jobs, snapshots)]
+            # Every watcher has its snapshot before any job starts, so it sees every step.
+            async with asyncio.timeout(60):
+                await asyncio.gather(*(snapshot.wait() for snapshot in snapshots))
             for _ in range(2):
                 workers.append(subprocess.Popen(
                     [sys.executable, str(ROOT / "manage.py"), "generation_worker", "--no-warmup"],

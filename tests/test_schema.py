@@ -6,9 +6,10 @@ import io
 import pytest
 from PIL import Image as PILImage
 
+from webapp.jobs.services import QueueFull, job_create
+from webapp.studio.fields import InvalidRequest
 from webapp.studio.models import Job, Upload
-from webapp.studio.schema import InvalidRequest, validate_inference
-from webapp.studio.services import QueueFull, job_create
+from webapp.studio.schema import validate_inference
 
 
 def png(width=128, height=128, color=(10, 200, 30), fmt="PNG"):
@@ -127,7 +128,7 @@ def test_the_job_total_is_the_effective_step_count(alice, builtin_model, steps, 
 
 def test_low_strength_gets_the_product_documents_advice(alice, builtin_model):
     valid = validate_inference(base(seedImage=png(), steps=20, strength=0.3), user=alice)
-    assert any("50 steps run 15" in line for line in valid.advice)
+    assert any("20 steps run only 6 — 50 would run 15" in line for line in valid.advice)
 
 
 def test_a_refused_request_stores_nothing(alice, builtin_model):

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
+from webapp.jobs.services import QueueFull, job_create
+from webapp.studio.fields import InvalidRequest
 from webapp.studio.models import Job, Upload
-from webapp.studio.schema import InvalidRequest, validate_inference
-from webapp.studio.services import QueueFull, job_create
+from webapp.studio.schema import validate_inference
 
 FIELDS = ["positivePrompt", "negativePrompt", "model", "width", "height", "steps", "scheduler", "CFGScale", "seed",
           "numberResults", "seedImage", "maskImage", "strength", "outpaint", "outputType", "outputFormat",

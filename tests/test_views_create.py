@@ -5,7 +5,6 @@ from django.urls import reverse
 
 from tests.conftest import PASSWORD, png_bytes
 from webapp.studio.models import Job, Upload
-from webapp.studio.views import BUILTIN_LABEL
 
 
 @pytest.fixture
@@ -30,11 +29,13 @@ def test_it_404s_for_an_unknown_task(alice_client):
     assert alice_client.get("/create/upscale/").status_code == 404
 
 
-def test_it_shows_the_form_with_the_plain_builtin_label(alice_client):
+def test_it_shows_the_form_with_what_the_builtin_model_understands(alice_client):
     response = alice_client.get(reverse("create", args=["text-to-image"]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert BUILTIN_LABEL in body
+    assert "Stepwise Shapes (built-in)" in body
+    assert '"examplePrompts": ["a red circle on a blue background"' in body
+    assert 'id="example-prompts"' in body
     assert 'data-testid="effective-steps"' in body
     assert "20 steps will run" in body  # the built-in model's default steps
     assert 'id="models-data"' in body and 'id="schedulers-data"' in body
@@ -175,3 +176,26 @@ def _upload(name, data):
 
 def _data_uri(data):
     return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def test_the_advice_view_gives_the_documents_advice_for_the_sliders(alice_client):
+    url = reverse("create_advice", args=["image-to-image"])
+    response = alice_client.get(url, {"model": "stepwise:1@1", "scheduler": "Euler", "steps": "20", "strength": "0.3"})
+    assert response.status_code == 200
+    low = next(item for item in response.json()["advice"] if item["key"] == "low-strength")
+    assert low == {"level": "warn", "key": "low-strength",
+                   "text": "At strength 0.3, 20 steps run only 6 — 50 would run 15: raise steps at low strength."}
+
+
+def test_the_advice_view_refuses_what_the_form_would_not_send(alice_client):
+    url = reverse("create_advice", args=["text-to-image"])
+    assert alice_client.get(url, {"model": "stepwise:1@1", "scheduler": "Euler", "steps": "0"}).status_code == 400
+    assert alice_client.get(url, {"model": "nobody:1@1", "scheduler": "Euler", "steps": "20"}).status_code == 400
+    assert alice_client.get(url, {"model": "stepwise:1@1", "scheduler": "Nope", "steps": "20"}).status_code == 400
+    assert alice_client.get(reverse("create_advice", args=["upscale"])).status_code == 404
+
+
+def test_the_form_shows_the_advice_before_the_script_runs(alice_client):
+    body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
+    assert 'data-advice="below-range"' in body  # the built-in model defaults to 20 steps, below 25-30
+    assert 'id="vocabulary-data"' in body

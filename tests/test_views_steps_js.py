@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from generation.steps import effective_steps
+from generation.vocabulary import for_browser
 from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +37,11 @@ def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
         )
     ]
     (tmp_path / "cases.json").write_text(json.dumps(cases))
+    (tmp_path / "vocabulary.json").write_text(json.dumps(for_browser()))  # what the pages embed
     (tmp_path / "run.mjs").write_text(
         f'import {{ readFileSync }} from "node:fs";\n'
-        f'import {{ effectiveSteps }} from "{(ROOT / "static/js/steps.js").as_uri()}";\n'
+        f'import {{ effectiveSteps, useVocabulary }} from "{(ROOT / "static/js/steps.js").as_uri()}";\n'
+        'useVocabulary(JSON.parse(readFileSync(process.argv[3], "utf8")));\n'
         'const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));\n'
         "const out = cases.map(([architecture, taskType, steps, strength, schedulerOrder]) => {\n"
         "  const plan = effectiveSteps({ architecture, taskType, steps, strength: parseFloat(strength), schedulerOrder });\n"
@@ -46,7 +49,8 @@ def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
         "});\n"
         "process.stdout.write(JSON.stringify(out));\n"
     )
-    result = subprocess.run([node, str(tmp_path / "run.mjs"), str(tmp_path / "cases.json")],
+    result = subprocess.run([node, str(tmp_path / "run.mjs"), str(tmp_path / "cases.json"),
+                             str(tmp_path / "vocabulary.json")],
                             capture_output=True, text=True, timeout=60, check=True)
     actual = json.loads(result.stdout)
     mismatches = [(case, want, got) for case, want, got in zip(cases, expected, actual) if want != got]

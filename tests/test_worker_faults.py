@@ -1,15 +1,18 @@
 """The job runner survives what goes wrong inside a job: out of memory, a model that won't load,
-a channel layer that hiccups while progress is published. The worker goes on serving."""
+a channel layer that hiccups while progress is published, its own worker stopping. The worker goes
+on serving."""
+
+import threading
 
 import pytest
 from PIL import Image as PILImage
 
-from generation import service
-from generation.engine import GenerationCancelled, ModelLoadError, OutOfMemory
+from generation.inputs import GenerationCancelled, ModelLoadError, OutOfMemory
+from webapp.jobs import queue
+from webapp.jobs.services import job_create
 from webapp.studio import events
 from webapp.studio.models import Job, ModelEntry
 from webapp.studio.schema import validate_inference
-from webapp.studio.services import job_create
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -49,43 +52,40 @@ def job(alice, builtin_model):
     return make
 
 
-def use_engine(monkeypatch, engine):
-    monkeypatch.setattr(service, "_engine", engine)
+def run(job, engine, shutdown=None):
+    """What the generation task does with this worker's engine: claim, run, record."""
+    return queue.job_process(job_id=str(job.id), engine=engine, shutdown=shutdown or threading.Event())
 
 
-def test_out_of_memory_fails_the_job_with_advice_and_the_worker_goes_on(monkeypatch, job):
+def test_out_of_memory_fails_the_job_with_advice_and_the_worker_goes_on(job):
     def oom():
         raise OutOfMemory("The GPU ran out of memory at 2048x2048; try a smaller size or fewer images.")
 
-    use_engine(monkeypatch, FakeEngine(on_generate=oom))
     first = job()
-    service.run_job(str(first.id))
+    run(first, FakeEngine(on_generate=oom))
     first.refresh_from_db()
     assert first.status == "failed" and "smaller size or fewer images" in first.error
 
-    use_engine(monkeypatch, FakeEngine())
     second = job()
-    service.run_job(str(second.id))
+    run(second, FakeEngine())
     second.refresh_from_db()
     assert second.status == "succeeded" and second.images.count() == 1
 
 
-def test_a_model_that_fails_to_load_fails_its_job_and_marks_the_catalog(monkeypatch, job, builtin_model):
+def test_a_model_that_fails_to_load_fails_its_job_and_marks_the_catalog(job, builtin_model):
     def broken():
         raise ModelLoadError("FLUX.1 dev checkpoint is missing transformer weights")
 
-    use_engine(monkeypatch, FakeEngine(on_load=broken))
     failed = job()
-    service.run_job(str(failed.id))
+    run(failed, FakeEngine(on_load=broken))
     failed.refresh_from_db()
     assert failed.status == "failed"
     assert failed.error == "The model could not be loaded: FLUX.1 dev checkpoint is missing transformer weights"
     assert "missing transformer weights" in ModelEntry.objects.get(id=builtin_model.id).load_error
 
     # Once it loads again the mark is cleared.
-    use_engine(monkeypatch, FakeEngine())
     fixed = job()
-    service.run_job(str(fixed.id))
+    run(fixed, FakeEngine())
     assert ModelEntry.objects.get(id=builtin_model.id).load_error == ""
 
 
@@ -98,20 +98,18 @@ def test_a_channel_layer_hiccup_never_kills_a_running_generation(monkeypatch, jo
             raise ConnectionError("redis went away")
 
     monkeypatch.setattr(events, "get_channel_layer", FlakyLayer)
-    use_engine(monkeypatch, FakeEngine(steps=6))
     survivor = job(numberResults=2)
-    service.run_job(str(survivor.id))
+    run(survivor, FakeEngine(steps=6))
     survivor.refresh_from_db()
     assert survivor.status == "succeeded" and survivor.images.count() == 2
     assert "job.progress" in calls  # it tried, failed, and carried on
 
 
-def test_a_job_that_is_no_longer_queued_is_not_run(monkeypatch, job):
+def test_a_job_that_is_no_longer_queued_is_not_run(job):
     engine = FakeEngine()
-    use_engine(monkeypatch, engine)
     cancelled = job()
     Job.objects.filter(id=cancelled.id).update(status="cancelled")
-    service.run_job(str(cancelled.id))
+    run(cancelled, engine)
     assert engine.generated == 0
 
 
@@ -123,10 +121,25 @@ def test_each_image_is_stored_as_soon_as_it_is_done(monkeypatch, job):
         seen.append((current.status, current.images_done))
 
     monkeypatch.setattr(events, "broadcast_job", spy)
-    use_engine(monkeypatch, FakeEngine())
     many = job(numberResults=3, seed=41)
-    service.run_job(str(many.id))
+    run(many, FakeEngine())
     assert seen[0] == ("queued", 0)  # the enqueue notice, on commit
     # Each image but the last is announced when stored; the last comes with the success.
     assert seen[1:] == [("running", 0), ("running", 1), ("running", 2), ("succeeded", 3)]
     assert sorted(many.images.values_list("seed", flat=True)) == [41, 42, 43]
+
+
+def test_a_stopping_worker_hands_its_job_back_without_counting_an_attempt(job):
+    stopping = threading.Event()
+    stopping.set()  # SIGTERM arrived: the generation stops at its first step
+    interrupted = job()
+    first_task = Job.objects.get(id=interrupted.id).task_result_id
+    outcome = run(interrupted, FakeEngine(), shutdown=stopping)
+    assert outcome.status == "interrupted"
+    interrupted.refresh_from_db()
+    assert interrupted.status == "queued" and interrupted.attempts == 0 and interrupted.worker_id == ""
+    assert interrupted.task_result_id not in ("", first_task)  # enqueued again for the next worker
+
+    run(interrupted, FakeEngine())
+    interrupted.refresh_from_db()
+    assert interrupted.status == "succeeded" and interrupted.attempts == 1

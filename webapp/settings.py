@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "webapp.studio",
+    "webapp.jobs",
     "webapp.api",
 ]
 

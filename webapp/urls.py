@@ -3,22 +3,24 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webapp.api import views as api_views
-from webapp.studio import files, health, views
+from webapp.studio import files, health
+from webapp.studio.views import account, create, docs, gallery, home, jobs
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("create/<slug:task>/", views.create, name="create"),
-    path("jobs/", views.job_list, name="job_list"),
-    path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
-    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
-    path("gallery/", views.gallery, name="gallery"),
-    path("images/<uuid:image_id>/", views.image_detail, name="image_detail"),
-    path("images/<uuid:image_id>/visibility/", views.image_visibility, name="image_visibility"),
-    path("images/<uuid:image_id>/delete/", views.image_delete, name="image_delete"),
-    path("account/", views.account, name="account"),
-    path("account/team/", views.switch_team, name="switch_team"),
-    path("guide/", views.guide, name="guide"),
-    path("docs/api/", views.api_docs, name="api_docs"),
+    path("", home.home, name="home"),
+    path("create/<slug:task>/", create.create, name="create"),
+    path("create/<slug:task>/advice/", create.create_advice, name="create_advice"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("gallery/", gallery.gallery, name="gallery"),
+    path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
+    path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),
+    path("images/<uuid:image_id>/delete/", gallery.image_delete, name="image_delete"),
+    path("account/", account.account, name="account"),
+    path("account/team/", account.switch_team, name="switch_team"),
+    path("guide/", docs.guide, name="guide"),
+    path("docs/api/", docs.api_docs, name="api_docs"),
     # Files are only ever served through access checks, or through signed, expiring links.
     path("files/images/<uuid:image_id>.png", files.image_file, name="image_file"),
     path("files/images/<uuid:image_id>/download/", files.image_download, name="image_download"),

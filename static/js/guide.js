@@ -1,7 +1,9 @@
 // The guide's steps x strength calculator, using the same function as the create form.
 
 import { paintRange } from "./app.js";
-import { effectiveSteps, phaseCoverage } from "./steps.js";
+import { effectiveSteps, phaseCoverage, useVocabulary } from "./steps.js";
+
+useVocabulary(JSON.parse(document.getElementById("vocabulary-data").textContent));
 
 const steps = document.getElementById("calc-steps");
 const strength = document.getElementById("calc-strength");

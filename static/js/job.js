@@ -1,7 +1,9 @@
 // The job page: one websocket, a snapshot on every (re)connect, then per-step progress. No polling.
 
-import { ordinal, phaseForStep } from "./steps.js";
+import { ordinal, phaseForStep, useVocabulary } from "./steps.js";
 import { JobSocket } from "./socket.js";
+
+useVocabulary(JSON.parse(document.getElementById("vocabulary-data").textContent));
 
 const $ = (id) => document.getElementById(id);
 const job = JSON.parse($("job-data").textContent);

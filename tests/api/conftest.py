@@ -2,7 +2,7 @@
 
 - alice_key / bob_key / charlie_key: a raw API key for each of the three people.
 - fake_engine: the worker's engine replaced by one that paints a flat image per seed and reports
-  every step through the real job runner (`generation.service.run_job`), so the protocol is tested
+  every step through the real job runner (`webapp.jobs.queue.job_process`), so the protocol is tested
   against the real worker code without loading torch pipelines. The live-server tests
   (test_sdk_live.py, test_raw_live.py) run the real engine.
 """
@@ -75,7 +75,7 @@ class FakeEngine:
 
         from generation import schedulers
         from generation.architectures import ARCHITECTURES
-        from generation.engine import GenerationCancelled
+        from generation.inputs import GenerationCancelled
         from generation.steps import effective_steps
 
         if self.fail_with is not None:
@@ -94,12 +94,23 @@ class FakeEngine:
 
 
 @pytest.fixture
-def fake_engine(monkeypatch):
-    from generation import service
+def fake_engine():
+    return FakeEngine()
 
-    engine = FakeEngine()
-    monkeypatch.setattr(service, "get_engine", lambda: engine)
-    return engine
+
+def _process(job_id, engine):
+    """What the generation task does, on `engine`: claim, run, record; then close this thread's
+    database connections."""
+    import threading
+
+    from django.db import connections
+
+    from webapp.jobs import queue
+
+    try:
+        queue.job_process(job_id=str(job_id), engine=engine, shutdown=threading.Event())
+    finally:
+        connections.close_all()
 
 
 @pytest.fixture
@@ -107,18 +118,8 @@ def run_job(fake_engine):
     """run_job(job_id): the real job runner, in a thread of its own (await it from async tests)."""
     from asgiref.sync import sync_to_async
 
-    from generation.service import run_job as run
-
-    def run_and_close(job_id):
-        from django.db import connections
-
-        try:
-            run(job_id)
-        finally:
-            connections.close_all()
-
     def _run(job_id):
-        return sync_to_async(run_and_close, thread_sensitive=False)(str(job_id))
+        return sync_to_async(_process, thread_sensitive=False)(str(job_id), fake_engine)
 
     return _run
 
@@ -128,28 +129,18 @@ def worker_threads(fake_engine, monkeypatch):
     """Every job runs in a thread of its own as soon as it is enqueued, like a worker picking it up."""
     import threading
 
-    from django.db import connections
-
-    from generation.service import run_job
-    from webapp.studio import services
+    from webapp.jobs import queue
 
     threads = []
-    original = services._enqueue
+    original = queue._enqueue
 
     def enqueue(*, job_id, priority):
         original(job_id=job_id, priority=priority)
-
-        def work():
-            try:
-                run_job(job_id)
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=work, daemon=True)
+        thread = threading.Thread(target=_process, args=(job_id, fake_engine), daemon=True)
         threads.append(thread)
         thread.start()
 
-    monkeypatch.setattr(services, "_enqueue", enqueue)
+    monkeypatch.setattr(queue, "_enqueue", enqueue)
     yield threads
     for thread in threads:
         thread.join(30)

@@ -1,8 +1,8 @@
-"""What a websocket session is owed (protocol.pending_deliveries), straight from the database."""
+"""What a websocket session is owed (protocol/delivery.py), straight from the database."""
 
 import uuid
 
-from webapp.api import protocol
+from webapp.api.protocol.delivery import mark_delivered, pending_deliveries
 from webapp.api.models import ApiTask
 from webapp.api.services import api_key_create, session_open
 
@@ -28,17 +28,17 @@ def _two_image_job(owner, make_image, *, status="succeeded"):
 def test_a_finished_job_is_owed_every_image_then_closes(alice, make_image):
     job = _two_image_job(alice, make_image)
     api_task = _task(alice, job)
-    [delivery] = protocol.pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
+    [delivery] = pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
     assert [m["data"][0]["seed"] for m in delivery.messages] == [1234, 2]
     assert delivery.closed
-    protocol.mark_delivered(delivery)
-    assert protocol.pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x") == []
+    mark_delivered(delivery)
+    assert pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x") == []
 
 
 def test_the_last_image_waits_for_the_job_to_finish(alice, make_image):
     job = _two_image_job(alice, make_image, status="running")
     api_task = _task(alice, job)
-    [delivery] = protocol.pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
+    [delivery] = pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
     assert len(delivery.messages) == 1 and not delivery.closed
 
 
@@ -46,10 +46,10 @@ def test_a_limit_holds_images_back_until_their_progress_was_passed_on(alice, mak
     job = _two_image_job(alice, make_image)
     api_task = _task(alice, job)
     kwargs = dict(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
-    [held] = protocol.pending_deliveries(**kwargs, limits={str(job.id): 1})
+    [held] = pending_deliveries(**kwargs, limits={str(job.id): 1})
     assert len(held.messages) == 1 and held.delivered == 1 and not held.closed
-    protocol.mark_delivered(held)
-    [rest] = protocol.pending_deliveries(**kwargs, limits={str(job.id): 2})
+    mark_delivered(held)
+    [rest] = pending_deliveries(**kwargs, limits={str(job.id): 2})
     assert [m["data"][0]["seed"] for m in rest.messages] == [2] and rest.closed
 
 
@@ -58,7 +58,7 @@ def test_a_failed_jobs_error_comes_after_its_images(alice, make_image):
     job.error = "out of memory"
     job.save()
     api_task = _task(alice, job)
-    [delivery] = protocol.pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
+    [delivery] = pending_deliveries(session_id=api_task.session_id, channel_name="chan-1", base_url="http://x")
     assert "data" in delivery.messages[0] and "data" in delivery.messages[1]
     assert delivery.messages[2]["errors"][0]["message"] == "out of memory" and delivery.closed
 
@@ -66,4 +66,4 @@ def test_a_failed_jobs_error_comes_after_its_images(alice, make_image):
 def test_only_the_connection_holding_the_session_delivers(alice, make_image):
     job = _two_image_job(alice, make_image)
     api_task = _task(alice, job, channel="chan-1")
-    assert protocol.pending_deliveries(session_id=api_task.session_id, channel_name="chan-2", base_url="x") == []
+    assert pending_deliveries(session_id=api_task.session_id, channel_name="chan-2", base_url="x") == []

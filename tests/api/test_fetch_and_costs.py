@@ -91,7 +91,7 @@ def test_a_url_seed_image_works_when_fetching_is_enabled(settings, image_server,
 
 
 def test_costs_add_up_to_the_jobs_gpu_seconds(settings, alice, make_image):
-    from webapp.api.protocol import job_costs
+    from webapp.api.protocol.results import job_costs
     from webapp.studio.models import Image
 
     settings.STEPWISE_GPU_HOUR_PRICE = 1.8

@@ -1,6 +1,6 @@
 """Fixtures for the engine tests: real diffusers pipelines, tiny, on the CPU, built offline.
 
-- builtin_dir: the built-in "Stepwise Tiny" SD 1.5-architecture model, built once per session.
+- builtin_dir: the built-in shapes model (SD 1.5 architecture, trained, shipped), installed once per session.
 - tiny_dirs: tiny SDXL, FLUX and Z-Image models in diffusers format, built once per session.
 - engine: one CPU Engine for the session, big enough to keep every test model cached.
 - source(family): a ModelSource for one of them.
@@ -19,7 +19,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from generation.builtin import build_builtin_model, build_tiny_model  # noqa: E402
+from generation.builtin import BUILTIN_DIRNAME, install_builtin_model  # noqa: E402
+from generation.builtin.tiny import build_tiny_model  # noqa: E402
 from generation.engine import Engine, ModelSource  # noqa: E402
 from tests.engine.helpers import ARCHITECTURE  # noqa: E402
 
@@ -40,7 +41,7 @@ def _one_cpu_thread():
 
 @pytest.fixture(scope="session")
 def builtin_dir(tmp_path_factory):
-    return build_builtin_model(tmp_path_factory.mktemp("models") / "stepwise-tiny-sd15")
+    return install_builtin_model(tmp_path_factory.mktemp("models") / BUILTIN_DIRNAME)
 
 
 @pytest.fixture(scope="session")

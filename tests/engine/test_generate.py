@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from generation import engine as engine_module
-from generation.builtin import export_sd15_single_file
+from tests.engine.ldm_export import export_sd15_single_file
 from generation.engine import Engine, GenerationCancelled, ModelLoadError, ModelSource, OutOfMemory
 from tests.engine.helpers import Recorder, center_mask, make_input, never, pattern_image
 

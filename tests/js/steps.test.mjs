@@ -1,12 +1,16 @@
 // node --test tests/js/
-// static/js/steps.js must agree with generation/steps.py on every shared vector.
+// static/js/steps.js must agree with generation/steps.py on every shared vector. Its tables come
+// from the server (generation/vocabulary.py); the advice is the server's alone (tests/test_advice.py).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  effectiveSteps, ordinal, phaseCoverage, phaseForStep, stepAdvice, stepsToReach,
+  effectiveSteps, isImageTask, ordinal, phaseCoverage, phaseForStep, useVocabulary,
 } from "../../static/js/steps.js";
+import { vocabulary } from "./vocabulary.mjs";
+
+useVocabulary(vocabulary);
 
 const vectors = JSON.parse(readFileSync(new URL("../vectors/effective_steps.json", import.meta.url), "utf8"));
 
@@ -70,37 +74,8 @@ test("phase coverage of an img2img run covers only the end of the schedule", () 
   ]);
 });
 
-const sd15 = { name: "SD model", architecture: "sd15", family: "sd15", distilled: false, recommendedSteps: [25, 30] };
-const lcm = { name: "LCM model", architecture: "sd15_lcm", family: "sd15", distilled: true, recommendedSteps: [4, 8] };
-const euler = { name: "Euler", order: 1, convergence: "fast", convergesAt: 15 };
-const dpm = { name: "DPM++ 2M Karras", order: 1, convergence: "detail", convergesAt: 40 };
-const ancestral = { name: "Euler Ancestral", order: 1, convergence: "stochastic", convergesAt: 20 };
-const keys = (advice) => advice.map((a) => a.key);
-
-test("advice: low strength names the document's numbers", () => {
-  const advice = stepAdvice({ model: sd15, scheduler: euler, taskType: "imageToImage", steps: 20, strength: 0.3 });
-  const low = advice.find((a) => a.key === "low-strength");
-  assert.equal(low.text, "At strength 0.3, 20 steps run only 6 — 50 would run 15: raise steps at low strength.");
-  assert.equal(stepsToReach(15, { architecture: "sd15", taskType: "imageToImage", strength: 0.3 }), 50);
-});
-
-test("advice: distilled model over its range wastes compute", () => {
-  const advice = stepAdvice({ model: lcm, scheduler: euler, taskType: "textToImage", steps: 30, strength: 1 });
-  assert.equal(advice[0].text, "This distilled model is meant for 4-8 steps; 30 wastes compute.");
-  assert.ok(!keys(advice).includes("converge"));
-});
-
-test("advice: sweet spot, convergence and stochastic schedulers", () => {
-  assert.deepEqual(keys(stepAdvice({ model: sd15, scheduler: euler, taskType: "textToImage", steps: 28, strength: 1 })), ["sweet-spot", "fast-extra"]);
-  assert.ok(keys(stepAdvice({ model: sd15, scheduler: dpm, taskType: "textToImage", steps: 28, strength: 1 })).includes("converge"));
-  assert.ok(keys(stepAdvice({ model: sd15, scheduler: euler, taskType: "textToImage", steps: 10, strength: 1 })).includes("converge"));
-  assert.ok(keys(stepAdvice({ model: sd15, scheduler: ancestral, taskType: "textToImage", steps: 28, strength: 1 })).includes("stochastic"));
-});
-
-test("advice: zero effective steps is an error and nothing else", () => {
-  const advice = stepAdvice({ model: sd15, scheduler: euler, taskType: "inpainting", steps: 10, strength: 0.05 });
-  assert.deepEqual(keys(advice), ["no-steps"]);
-  assert.equal(advice[0].level, "error");
+test("image tasks come from the server's task types", () => {
+  assert.deepEqual(["textToImage", "imageToImage", "inpainting", "outpainting"].map(isImageTask), [false, true, true, true]);
 });
 
 test("ordinals for the queue position", () => {

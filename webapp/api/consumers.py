@@ -17,8 +17,13 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
-from webapp.api import protocol, services
+from webapp.api import services
+from webapp.api.protocol.authentication import Client, authenticate, not_authenticated_error, public_base_url
+from webapp.api.protocol.delivery import mark_delivered, open_watches, pending_deliveries, watch_info
+from webapp.api.protocol.dispatch import check_task, parse_tasks, pong, run_task
+from webapp.api.protocol.errors import ApiError
 from webapp.studio import events
 
 logger = logging.getLogger("stepwise.api")
@@ -30,8 +35,8 @@ def _setting(name, default):
 
 class RunwareConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        self.client = None  # protocol.Client once authenticated
-        self.watched = {}  # job id -> protocol.watch_info dict
+        self.client = None  # Client once authenticated
+        self.watched = {}  # job id -> watch_info dict
         self.last_activity = time.monotonic()
         self.deliver_lock = asyncio.Lock()
         self.base_url = self._base_url()
@@ -43,8 +48,6 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         self.ticker = asyncio.create_task(self._tick())
 
     def _base_url(self) -> str | None:
-        from django.http.request import split_domain_port, validate_host
-
         headers = dict(self.scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1")
         domain, _ = split_domain_port(host)
@@ -54,7 +57,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         if not domain or not validate_host(domain, allowed):
             return None
         scheme = "https" if self.scope.get("scheme") in ("wss", "https") else "http"
-        return protocol.public_base_url(scheme, host)
+        return public_base_url(scheme, host)
 
     async def disconnect(self, code):
         ticker = getattr(self, "ticker", None)
@@ -71,8 +74,8 @@ class RunwareConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         self.last_activity = time.monotonic()
         try:
-            tasks = protocol.parse_tasks(text_data if text_data is not None else bytes_data)
-        except protocol.ApiError as exc:
+            tasks = parse_tasks(text_data if text_data is not None else bytes_data)
+        except ApiError as exc:
             await self.send_json({"errors": exc.items()})
             return
         for task in tasks:
@@ -80,20 +83,20 @@ class RunwareConsumer(AsyncWebsocketConsumer):
 
     async def handle_task(self, task):
         try:
-            task_type = protocol.check_task(task)
-        except protocol.ApiError as exc:
+            task_type = check_task(task)
+        except ApiError as exc:
             await self.send_json({"errors": exc.items(task)})
             return
         if task_type == "ping":
-            await self.send_json({"data": [protocol.pong(task)]})
+            await self.send_json({"data": [pong(task)]})
             return
         if task_type == "authentication":
-            await self.authenticate(task)
+            await self.handle_authentication(task)
             return
         if self.client is None:
-            await self.send_json({"errors": protocol.not_authenticated_error().items(task)})
+            await self.send_json({"errors": not_authenticated_error().items(task)})
             return
-        outcome = await database_sync_to_async(protocol.run_task)(
+        outcome = await database_sync_to_async(run_task)(
             task, self.client, push=True, on_created=self._join_group_before_commit)
         reply = {}
         if outcome.data:
@@ -103,7 +106,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         if reply:
             await self.send_json(reply)
         if outcome.watch is not None:
-            info = await database_sync_to_async(protocol.watch_info)(outcome.watch)
+            info = await database_sync_to_async(watch_info)(outcome.watch)
             self._watch(info)
             await self.deliver(job_ids=[info["job_id"]])
 
@@ -117,10 +120,10 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         # this connection listens to its group, so even the first step's event reaches it.
         async_to_sync(self.channel_layer.group_add)(events.job_group(job_id), self.channel_name)
 
-    async def authenticate(self, task):
+    async def handle_authentication(self, task):
         try:
-            api_key = await database_sync_to_async(protocol.authenticate)(task)
-        except protocol.ApiError as exc:
+            api_key = await database_sync_to_async(authenticate)(task)
+        except ApiError as exc:
             await self.send_json({"errors": exc.items(task)})
             return
         resume_id = None
@@ -135,13 +138,13 @@ class RunwareConsumer(AsyncWebsocketConsumer):
                 session_id=self.client.session_id, channel_name=self.channel_name)
         session, resumed = await database_sync_to_async(services.session_open)(
             api_key=api_key, channel_name=self.channel_name, resume_id=resume_id)
-        self.client = protocol.Client(api_key=api_key, base_url=self.base_url, session_id=session.id)
+        self.client = Client(api_key=api_key, base_url=self.base_url, session_id=session.id)
         item = {"taskType": "authentication", "connectionSessionUUID": str(session.id)}
         if isinstance(task.get("taskUUID"), str):
             item["taskUUID"] = task["taskUUID"]
         await self.send_json({"data": [item]})
         if resumed:
-            for info in await database_sync_to_async(protocol.open_watches)(session.id):
+            for info in await database_sync_to_async(open_watches)(session.id):
                 await self.channel_layer.group_add(events.job_group(info["job_id"]), self.channel_name)
                 self._watch(info)
             await self.deliver(force=True)
@@ -167,13 +170,13 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             limits = {job_id: watch["images_stepped"] for job_id, watch in self.watched.items()
                       if watch["include_progress"]}
         async with self.deliver_lock:
-            deliveries = await database_sync_to_async(protocol.pending_deliveries)(
+            deliveries = await database_sync_to_async(pending_deliveries)(
                 session_id=self.client.session_id, channel_name=self.channel_name, base_url=self.base_url,
                 job_ids=job_ids, limits=limits)
             for delivery in deliveries:
                 for message in delivery.messages:
                     await self.send_json(message)
-                await database_sync_to_async(protocol.mark_delivered)(delivery)
+                await database_sync_to_async(mark_delivered)(delivery)
                 if delivery.closed:
                     self.watched.pop(delivery.job_id, None)
                     await self.channel_layer.group_discard(events.job_group(delivery.job_id), self.channel_name)

@@ -15,8 +15,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.api import protocol, services
+from webapp.api import services
 from webapp.api.models import ApiKey
+from webapp.api.protocol.authentication import Client, authenticate, not_authenticated_error, public_base_url
+from webapp.api.protocol.dispatch import parse_tasks, pong, run_task
+from webapp.api.protocol.errors import ApiError, error_item
+from webapp.api.protocol.image_upload import UPLOAD_SIGNING_SALT
+from webapp.api.protocol.results import finished_results, timeout_error
 from webapp.studio.models import Upload
 
 NEW_KEY_SESSION_KEY = "stepwise_new_api_key"
@@ -52,49 +57,49 @@ async def runware_http(request):
     This view is async so that waiting for a generation never holds a thread.
     """
     if request.method != "POST":
-        return _reply([], [protocol.error_item("methodNotAllowed", "Send the tasks with POST.")], status=405)
+        return _reply([], [error_item("methodNotAllowed", "Send the tasks with POST.")], status=405)
     # 1. Body and key
     try:
         body = request.body
     except RequestDataTooBig:
-        return _reply([], [protocol.error_item("requestTooLarge", "The request body is too large.",
-                                               parameter="request")], status=413)
+        return _reply([], [error_item("requestTooLarge", "The request body is too large.",
+                                      parameter="request")], status=413)
     try:
-        tasks = protocol.parse_tasks(body)
-    except protocol.ApiError as exc:
+        tasks = parse_tasks(body)
+    except ApiError as exc:
         return _reply([], exc.items())
-    base_url = protocol.public_base_url(request.scheme, request.get_host())
+    base_url = public_base_url(request.scheme, request.get_host())
     client = None
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
-                raise protocol.ApiError("invalidApiKey", "Use the header Authorization: Bearer <API key>.",
-                                        parameter="apiKey")
-            api_key = await sync_to_async(protocol.authenticate)({"apiKey": token.strip()})
-        except protocol.ApiError as exc:
+                raise ApiError("invalidApiKey", "Use the header Authorization: Bearer <API key>.",
+                               parameter="apiKey")
+            api_key = await sync_to_async(authenticate)({"apiKey": token.strip()})
+        except ApiError as exc:
             return _reply([], exc.items({"taskType": "authentication"}))
-        client = protocol.Client(api_key=api_key, base_url=base_url)
+        client = Client(api_key=api_key, base_url=base_url)
 
     # 2. Tasks
     data, errors, waits = [], [], []
     for task in tasks:
         if isinstance(task, dict) and task.get("taskType") == "authentication":
             try:
-                api_key = await sync_to_async(protocol.authenticate)(task)
-            except protocol.ApiError as exc:
+                api_key = await sync_to_async(authenticate)(task)
+            except ApiError as exc:
                 errors.extend(exc.items(task))
                 continue
-            client = protocol.Client(api_key=api_key, base_url=base_url)
+            client = Client(api_key=api_key, base_url=base_url)
             continue
         if isinstance(task, dict) and task.get("taskType") == "ping":
-            data.append(protocol.pong(task))
+            data.append(pong(task))
             continue
         if client is None:
-            errors.extend(protocol.not_authenticated_error().items(task))
+            errors.extend(not_authenticated_error().items(task))
             continue
-        outcome = await sync_to_async(protocol.run_task)(task, client, push=False)
+        outcome = await sync_to_async(run_task)(task, client, push=False)
         data.extend(outcome.data)
         errors.extend(outcome.errors)
         if outcome.watch is not None:
@@ -114,11 +119,11 @@ async def _wait_for(api_task, *, base_url, timeout):
     deadline = time.monotonic() + timeout
     interval = 0.2
     while True:
-        result = await sync_to_async(protocol.finished_results)(api_task.id, base_url=base_url)
+        result = await sync_to_async(finished_results)(api_task.id, base_url=base_url)
         if result is not None:
             return result
         if time.monotonic() >= deadline:
-            return [], [protocol.timeout_error(api_task, timeout)]
+            return [], [timeout_error(api_task, timeout)]
         await asyncio.sleep(interval)
         interval = min(1.0, interval * 1.5)
 
@@ -129,7 +134,7 @@ async def _wait_for(api_task, *, base_url, timeout):
 @require_GET
 def signed_upload_file(request, token):
     try:
-        data = signing.loads(token, salt=protocol.UPLOAD_SIGNING_SALT,
+        data = signing.loads(token, salt=UPLOAD_SIGNING_SALT,
                              max_age=settings.STEPWISE_SIGNED_URL_SECONDS)
     except signing.SignatureExpired:
         return HttpResponse("This link has expired.", status=410, content_type="text/plain")

@@ -8,6 +8,7 @@
 from django.db.models import Q
 
 from webapp.studio.models import Image, Job, Membership, ModelEntry, Team, Upload, Visibility
+from webapp.studio.services import profile_for
 
 
 def team_ids(user) -> list[int]:
@@ -21,8 +22,6 @@ def team_ids(user) -> list[int]:
 
 
 def active_team(user) -> Team | None:
-    from webapp.studio.services import profile_for
-
     profile = profile_for(user)
     if profile.active_team_id and profile.active_team_id in team_ids(user):
         return profile.active_team

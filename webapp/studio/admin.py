@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from webapp.jobs import queue
 from webapp.studio.catalog import model_make_default
 from webapp.studio.models import Image, Job, Membership, ModelEntry, Profile, Team, Upload, WorkerStatus
 
@@ -31,7 +32,7 @@ class ModelEntryAdmin(admin.ModelAdmin):
     readonly_fields = ["is_default", "builtin", "load_error", "last_load_seconds", "created_at"]
     actions = ["test_load", "make_default"]
     fieldsets = [
-        (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes", "preview"]}),
+        (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes", "example_prompts", "preview"]}),
         ("Source", {"fields": ["path", "config_path"],
                     "description": "A diffusers folder, or a single .safetensors file (with a local config folder "
                                    "when the hub cannot be reached)."}),
@@ -58,10 +59,8 @@ class ModelEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test load in a worker (reports time or error)")
     def test_load(self, request, queryset):
-        from webapp.studio.tasks import test_load_model
-
         for entry in queryset:
-            test_load_model.enqueue(model_id=entry.id)
+            queue.model_test_load(entry=entry)
         self.message_user(request, f"Queued a test load of {queryset.count()} model(s); reload this page for the "
                                    "result in the load column.", messages.INFO)
 

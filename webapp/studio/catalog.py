@@ -2,36 +2,24 @@
 
 from django.db import transaction
 
+from generation.builtin import CATALOG_DEFAULTS, DESCRIPTION, EXAMPLE_PROMPTS
 from webapp.studio.models import ModelEntry
 
 BUILTIN_AIR = "stepwise:1@1"
-BUILTIN_NOTES = (
-    "A tiny Stable Diffusion 1.5-architecture model built on this machine from fixed random weights. "
-    "It makes abstract patterns, not pictures: it exists so Stepwise works on a fresh machine with no GPU "
-    "and no downloads. Add real checkpoints in the admin catalog."
-)
 
 
 def register_builtin(path):
+    """Register the installed built-in model. A new install (another path) refreshes the entry's
+    recommended settings and description from the shipped model's; the admin's `enabled` and teams stay."""
+    fields = {**CATALOG_DEFAULTS, "notes": DESCRIPTION, "example_prompts": "\n".join(EXAMPLE_PROMPTS)}
     with transaction.atomic():
         entry, created = ModelEntry.objects.get_or_create(
-            air=BUILTIN_AIR,
-            defaults={
-                "name": "Built-in test model (tiny, random weights)",
-                "architecture": "sd15",
-                "path": str(path),
-                "notes": BUILTIN_NOTES,
-                "default_steps": 20,
-                "default_cfg": 7.0,
-                "default_scheduler": "Euler",
-                "default_width": 512,
-                "default_height": 512,
-                "builtin": True,
-            },
+            air=BUILTIN_AIR, defaults={**fields, "path": str(path), "builtin": True}
         )
         if not created and entry.path != str(path):
-            entry.path = str(path)
-            entry.save(update_fields=["path"])
+            for name, value in {**fields, "path": str(path)}.items():
+                setattr(entry, name, value)
+            entry.save()
         if not ModelEntry.objects.filter(is_default=True).exists():
             model_make_default(entry=entry)
     return entry, created

@@ -5,6 +5,7 @@ notification is repaired by the snapshot a client gets on (re)connect, while an 
 could kill a running generation.
 """
 
+import base64
 import logging
 
 from asgiref.sync import async_to_sync
@@ -13,6 +14,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from generation.architectures import phase_for_step
+from webapp.studio.models import Job, Visibility
 
 logger = logging.getLogger("stepwise.events")
 
@@ -50,8 +52,6 @@ def send_many(messages: list[tuple[str, dict]]) -> bool:
 
 
 def queue_position(job) -> int | None:
-    from webapp.studio.models import Job
-
     if job.status != Job.Status.QUEUED:
         return None
     ahead = Job.objects.filter(status=Job.Status.QUEUED).filter(
@@ -81,8 +81,6 @@ def phase(job, step: int) -> dict:
 
 
 def job_snapshot(job) -> dict:
-    import base64
-
     preview = None
     if job.preview and not job.is_finished:
         preview = "data:image/jpeg;base64," + base64.b64encode(bytes(job.preview)).decode()
@@ -109,8 +107,6 @@ def job_snapshot(job) -> dict:
 
 def broadcast_job(job_id) -> None:
     """Tell a job's watchers its new state; tell its team's galleries about new images."""
-    from webapp.studio.models import Job, Visibility
-
     job = Job.objects.filter(id=job_id).first()
     if job is None:
         return

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from PIL import Image as PILImage
 
 from webapp.studio import access
 from webapp.studio.images import encode
@@ -81,8 +82,6 @@ def signed_file(request, token):
     image = get_object_or_404(Image, id=data["i"])
     if data["f"] == "PNG":
         return _file_response(image.file, "image/png")
-    from PIL import Image as PILImage
-
     with image.file.open("rb") as handle:
         body, mime = encode(PILImage.open(handle), data["f"], data.get("q", 95))
     response = HttpResponse(body, content_type=mime)

@@ -9,27 +9,8 @@ import base64
 from django import forms
 from django.contrib.auth.models import User
 
-from webapp.studio.schema import FieldError
-
-TASK_SLUGS = {
-    "text-to-image": "textToImage",
-    "image-to-image": "imageToImage",
-    "inpainting": "inpainting",
-    "outpainting": "outpainting",
-}
-SLUG_FOR_TASK = {task: slug for slug, task in TASK_SLUGS.items()}
-TASK_LABELS = {
-    "textToImage": "Text to image",
-    "imageToImage": "Image to image",
-    "inpainting": "Inpainting",
-    "outpainting": "Outpainting",
-}
-TASK_BLURBS = {
-    "textToImage": "Describe an image and generate it from noise.",
-    "imageToImage": "Start from an image and change it; strength decides how far.",
-    "inpainting": "Paint a mask and repaint only that area.",
-    "outpainting": "Extend an image beyond its borders.",
-}
+from generation.task_types import INPAINTING, OUTPAINTING, TEXT_TO_IMAGE
+from webapp.studio.fields import FieldError
 
 # The API allows up to 20 results per request; the studio form keeps batches small.
 FORM_MAX_RESULTS = 8
@@ -71,13 +52,13 @@ def inference_payload(post, files, task_type) -> dict:
         value = post.get(name, "").strip()
         if value != "":
             payload[name] = value
-    if task_type == "textToImage":
+    if task_type == TEXT_TO_IMAGE:
         payload.pop("strength", None)
     else:
         payload["seedImage"] = _image(files, post, "seedImage")
-    if task_type == "inpainting":
+    if task_type == INPAINTING:
         payload["maskImage"] = _image(files, post, "maskImage")
-    if task_type == "outpainting":
+    if task_type == OUTPAINTING:
         # The final size follows from the source and the extensions.
         payload.pop("width", None)
         payload.pop("height", None)

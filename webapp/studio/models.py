@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from generation.architectures import ARCHITECTURES, Architecture
+from generation.task_types import TASK_TYPES
 
 
 class Team(models.Model):
@@ -83,6 +84,9 @@ class ModelEntry(models.Model):
     builtin = models.BooleanField(default=False, editable=False)
     teams = models.ManyToManyField(Team, blank=True, help_text="Leave empty to let every team use it.")
     notes = models.TextField(blank=True)
+    example_prompts = models.TextField(
+        blank=True, help_text="One prompt per line, offered on the create page when this model is picked."
+    )
     preview = models.ImageField(upload_to="catalog/", blank=True)
     load_error = models.TextField(blank=True, editable=False)
     last_load_seconds = models.FloatField(null=True, blank=True, editable=False)
@@ -142,17 +146,11 @@ class Job(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
-    class TaskType(models.TextChoices):
-        TEXT_TO_IMAGE = "textToImage", "Text to image"
-        IMAGE_TO_IMAGE = "imageToImage", "Image to image"
-        INPAINTING = "inpainting", "Inpainting"
-        OUTPAINTING = "outpainting", "Outpainting"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="jobs")
     team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
-    task_type = models.CharField(max_length=20, choices=TaskType.choices)
+    task_type = models.CharField(max_length=20, choices=[(t.key, t.label) for t in TASK_TYPES.values()])
     model = models.ForeignKey(ModelEntry, models.PROTECT, related_name="jobs")
     request = models.JSONField(help_text="The validated imageInference request (Runware field names).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)

@@ -3,61 +3,32 @@
 Forms and the API both call `validate_inference`. It either returns a `ValidRequest` that can be
 stored as a job as it is, or raises `InvalidRequest` with errors that name their field. It never
 writes anything, so a refused request leaves nothing behind.
+
+Reading single fields is in `fields.py`, seed and mask images in `source_images.py`.
 """
 
-import math
 import re
 import secrets
-import uuid
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from PIL import Image as PILImage
-
 from generation import schedulers
-from generation.schedulers import CONVERGENCE
+from generation.advice import step_advice
 from generation.steps import StepPlan, effective_steps
-from webapp.studio.images import ImageDecodeError, decode_base64, open_image
+from generation.task_types import TASK_TYPES
+from webapp.studio import access
+from webapp.studio.fields import FieldError, FieldErrors, InvalidRequest, read_bool, read_float, read_int
+from webapp.studio.source_images import SourceImage, load_source_image
 
 MAX_SEED = 9223372036854775807
 MIN_SIZE = 128
 MAX_PROMPT = 3000
 MAX_RESULTS = 20
-TASK_TYPES = ("textToImage", "imageToImage", "inpainting", "outpainting")
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
 AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 # Runware features Stepwise does not offer: refused by name rather than silently ignored.
 UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae", "acceleratorOptions",
                "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting")
-
-
-@dataclass
-class FieldError:
-    parameter: str
-    message: str
-    code: str = "invalidParameter"
-
-    def as_dict(self):
-        return {"parameter": self.parameter, "message": self.message, "code": self.code}
-
-
-class InvalidRequest(Exception):
-    def __init__(self, errors: list[FieldError]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e.parameter}: {e.message}" for e in errors))
-
-    def by_field(self) -> dict[str, str]:
-        return {e.parameter: e.message for e in self.errors}
-
-
-@dataclass
-class SourceImage:
-    """A seed or mask image: an existing Upload/Image row, or new bytes to store with the job."""
-
-    image: PILImage.Image
-    existing_id: uuid.UUID | None = None
-    new_bytes: bytes | None = None
 
 
 @dataclass
@@ -69,72 +40,6 @@ class ValidRequest:
     seed_image: SourceImage | None = None
     mask_image: SourceImage | None = None
     advice: list[str] = field(default_factory=list)
-
-
-class _Errors:
-    def __init__(self):
-        self.items: list[FieldError] = []
-
-    def add(self, parameter, message, code=None):
-        if not any(e.parameter == parameter for e in self.items):
-            code = code or "invalid" + parameter[:1].upper() + parameter[1:]
-            self.items.append(FieldError(parameter, message, code))
-
-    def has(self, parameter):
-        return any(e.parameter == parameter for e in self.items)
-
-
-def _int(payload, name, errors, *, low, high, default=None):
-    value = payload.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            errors.add(name, f"{name} must be a whole number, not {value[:40]!r}.")
-            return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.add(name, f"{name} must be a whole number.")
-        return None
-    if not low <= value <= high:
-        errors.add(name, f"{name} must be between {low} and {high}, not {value}.")
-        return None
-    return value
-
-
-def _float(payload, name, errors, *, low, high, default=None):
-    value = payload.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            errors.add(name, f"{name} must be a number, not {value[:40]!r}.")
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        errors.add(name, f"{name} must be a number.")
-        return None
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        errors.add(name, f"{name} must be between {low:g} and {high:g}.")
-        return None
-    return value
-
-
-def _bool(payload, name, errors, default=False):
-    value = payload.get(name, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "on", "1", "0"):
-        return value.lower() in ("true", "on", "1")
-    errors.add(name, f"{name} must be true or false.")
-    return default
 
 
 def _prompt(payload, name, errors, *, required):
@@ -163,64 +68,22 @@ def infer_task_type(payload) -> str:
     return "textToImage"
 
 
-def _source_image(value, name, errors, *, user):
-    """Resolve seedImage/maskImage: an image UUID, a data URI, bare base64, raw bytes (forms) or a URL."""
-    from webapp.studio import access
-
-    if isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-    elif isinstance(value, str):
-        value = value.strip()
-        try:
-            image_id = uuid.UUID(value)
-        except ValueError:
-            image_id = None
-        if image_id is not None:
-            source = access.source_image_for(user, image_id)
-            if source is None:
-                errors.add(name, f"{name} {value} is not an image you can use.")
-                return None
-            try:
-                with source.open("rb") as handle:
-                    return SourceImage(image=open_image(handle.read()), existing_id=image_id)
-            except (OSError, ImageDecodeError):
-                errors.add(name, f"{name} {value} could not be read from storage.")
-                return None
-        if value.startswith(("http://", "https://")):
-            if not settings.STEPWISE_ALLOW_URL_FETCH:
-                errors.add(name, f"{name}: fetching URLs is disabled on this server; upload the image first "
-                                 "(imageUpload) or send a data URI.")
-                return None
-            from webapp.studio.fetch import fetch_image_bytes
-
-            try:
-                data = fetch_image_bytes(value)
-            except ImageDecodeError as exc:
-                errors.add(name, f"{name} {exc}.")
-                return None
-        else:
-            try:
-                data = decode_base64(value)
-            except ImageDecodeError as exc:
-                errors.add(name, f"{name} {exc}.")
-                return None
-    else:
-        errors.add(name, f"{name} must be an image UUID, a data URI or base64 text.")
-        return None
+def _source_image(payload, name, errors: FieldErrors, *, user) -> SourceImage | None:
     try:
-        return SourceImage(image=open_image(data), new_bytes=data)
-    except ImageDecodeError as exc:
-        errors.add(name, f"{name} {exc}.")
+        return load_source_image(payload[name], name, user=user)
+    except InvalidRequest as exc:
+        for error in exc.errors:
+            errors.add(error.parameter, error.message, error.code)
         return None
 
 
-def _outpaint(value, errors):
+def _outpaint(value, errors: FieldErrors):
     if not isinstance(value, dict):
         errors.add("outpaint", "outpaint must be an object with top, right, bottom, left and blur.")
         return None
     result = {}
     for side in ("top", "right", "bottom", "left"):
-        amount = _int(value, side, errors, low=0, high=2048, default=0)
+        amount = read_int(value, side, errors, low=0, high=2048, default=0)
         if errors.has(side):
             errors.items = [e for e in errors.items if e.parameter != side]
             errors.add("outpaint", f"outpaint.{side} must be a whole number of pixels from 0 to 2048.")
@@ -229,7 +92,7 @@ def _outpaint(value, errors):
             errors.add("outpaint", f"outpaint.{side} must be a multiple of 64, not {amount}.")
             return None
         result[side] = amount
-    blur = _int(value, "blur", errors, low=0, high=32, default=0)
+    blur = read_int(value, "blur", errors, low=0, high=32, default=0)
     if errors.has("blur"):
         errors.items = [e for e in errors.items if e.parameter != "blur"]
         errors.add("outpaint", "outpaint.blur must be a whole number from 0 to 32.")
@@ -254,9 +117,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     4. Images for the image tasks, and sizes derived from them.
     5. The effective step count, which must be at least one.
     """
-    from webapp.studio import access
-
-    errors = _Errors()
+    errors = FieldErrors()
     # 1. Shape
     if not isinstance(payload, dict):
         raise InvalidRequest([FieldError("request", "The request must be a JSON object.", "invalidRequest")])
@@ -293,10 +154,10 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     negative = _prompt(payload, "negativePrompt", errors, required=False)
     if negative:
         params["negativePrompt"] = negative
-    params["steps"] = _int(payload, "steps", errors, low=1, high=100, default=defaults["steps"])
-    params["CFGScale"] = _float(payload, "CFGScale", errors, low=0, high=50, default=defaults["CFGScale"])
-    params["numberResults"] = _int(payload, "numberResults", errors, low=1, high=MAX_RESULTS, default=1)
-    seed = _int(payload, "seed", errors, low=1, high=MAX_SEED)
+    params["steps"] = read_int(payload, "steps", errors, low=1, high=100, default=defaults["steps"])
+    params["CFGScale"] = read_float(payload, "CFGScale", errors, low=0, high=50, default=defaults["CFGScale"])
+    params["numberResults"] = read_int(payload, "numberResults", errors, low=1, high=MAX_RESULTS, default=1)
+    seed = read_int(payload, "seed", errors, low=1, high=MAX_SEED)
     params["seed"] = seed if seed is not None else secrets.randbelow(2**31 - 2) + 1
     if params["numberResults"] and params["seed"] + params["numberResults"] - 1 > MAX_SEED:
         errors.add("seed", f"seed is too large for {params['numberResults']} results.")
@@ -323,13 +184,13 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
         errors.add("outputFormat", f"outputFormat must be one of {', '.join(OUTPUT_FORMATS)}.")
     else:
         params["outputFormat"] = output_format.upper()
-    params["outputQuality"] = _int(payload, "outputQuality", errors, low=20, high=99, default=95)
+    params["outputQuality"] = read_int(payload, "outputQuality", errors, low=20, high=99, default=95)
     delivery = payload.get("deliveryMethod", "sync")
     if delivery not in ("sync", "async"):
         errors.add("deliveryMethod", "deliveryMethod must be sync or async.")
     params["deliveryMethod"] = delivery
     for flag in ("includeCost", "includeProgress", "includePreviews"):
-        params[flag] = _bool(payload, flag, errors)
+        params[flag] = read_bool(payload, flag, errors)
     if payload.get("taskUUID") is not None:
         params["taskUUID"] = str(payload["taskUUID"])[:64]
 
@@ -337,8 +198,8 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     seed_image = mask_image = None
     max_size = arch.max_size
     multiple = arch.size_multiple
-    width = _int(payload, "width", errors, low=MIN_SIZE, high=max_size)
-    height = _int(payload, "height", errors, low=MIN_SIZE, high=max_size)
+    width = read_int(payload, "width", errors, low=MIN_SIZE, high=max_size)
+    height = read_int(payload, "height", errors, low=MIN_SIZE, high=max_size)
     for name, value in (("width", width), ("height", height)):
         if value is not None and value % multiple:
             errors.add(name, f"{name} must be a multiple of {multiple} for {arch.label}, not {value}.")
@@ -346,8 +207,8 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
         if not payload.get("seedImage"):
             errors.add("seedImage", "seedImage is required: choose a source image.", "missingSeedImage")
         else:
-            seed_image = _source_image(payload["seedImage"], "seedImage", errors, user=user)
-        params["strength"] = _float(
+            seed_image = _source_image(payload, "seedImage", errors, user=user)
+        params["strength"] = read_float(
             payload, "strength", errors, low=0, high=1,
             default=0.9 if task_type == "outpainting" else defaults["strength"],
         )
@@ -356,7 +217,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
             errors.add("maskImage", "maskImage is required for inpainting: paint or upload a mask.",
                        "missingMaskImage")
         else:
-            mask_image = _source_image(payload["maskImage"], "maskImage", errors, user=user)
+            mask_image = _source_image(payload, "maskImage", errors, user=user)
     if task_type == "outpainting":
         if payload.get("outpaint") in (None, "", {}):
             errors.add("outpaint", "outpaint is required: choose how far to extend each side.")
@@ -402,30 +263,13 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
             errors.add("strength", f"steps {params['steps']} x strength {params['strength']:g} runs no denoising "
                                    "step at all; raise strength or steps.")
         else:
-            advice = step_advice(model=model, plan=plan, spec=spec, task_type=task_type,
-                                 strength=params.get("strength"))
+            # The cautions among the document's tips (the create page also shows the reassuring ones).
+            advice = [item.text for item in step_advice(
+                model_name=model.name, architecture=model.architecture, recommended_steps=model.recommended_steps,
+                scheduler=spec, task_type=task_type, steps=params["steps"], strength=params.get("strength"),
+            ) if item.level == "warn"]
     if errors.items:
         raise InvalidRequest(errors.items)
     return ValidRequest(task_type=task_type, model=model, params=params, plan=plan,
                         seed_image=seed_image, mask_image=mask_image, advice=advice)
 
-
-def step_advice(*, model, plan, spec, task_type, strength) -> list[str]:
-    """The product document's tips that apply to this request (warnings, never blocking)."""
-    advice = []
-    low, high = model.recommended_steps
-    if model.arch.distilled and plan.requested > high:
-        advice.append(f"This distilled model is meant for {low}-{high} steps; {plan.requested} wastes compute.")
-    elif plan.requested < low and not model.arch.distilled:
-        advice.append(f"{model.name} is recommended at {low}-{high} steps.")
-    if task_type != "textToImage" and strength is not None and strength < 0.5:
-        advice.append(
-            f"At strength {strength:g} only {plan.steps} of {plan.requested} steps run; raise steps for more "
-            f"refinement (at strength 0.3, 50 steps run 15, 20 steps run only 6)."
-        )
-    needed = CONVERGENCE[spec.convergence]["converges_at"]
-    if plan.steps < needed and not model.arch.distilled and spec.convergence != schedulers.STOCHASTIC:
-        advice.append(f"{spec.name} needs about {needed} steps to converge; {plan.steps} will run.")
-    if task_type == "outpainting" and strength is not None and strength < 0.7:
-        advice.append("Outpainting works best at strength 0.85-0.95; below 0.7 the new area stays flat.")
-    return advice

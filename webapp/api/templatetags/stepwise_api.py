@@ -4,6 +4,9 @@ from django import template
 from django.conf import settings
 
 from webapp.api.models import ApiKey
+from webapp.api.services import session_seconds
+from webapp.api.views import NEW_KEY_SESSION_KEY
+from webapp.studio.access import default_model_for
 
 register = template.Library()
 
@@ -19,8 +22,6 @@ def api_keys_of_user(context):
 @register.simple_tag(takes_context=True)
 def pop_new_api_key(context):
     """The key created on the previous request, shown this once, then gone from the session."""
-    from webapp.api.views import NEW_KEY_SESSION_KEY
-
     request = context.get("request")
     if request is None or not hasattr(request, "session"):
         return None
@@ -29,8 +30,6 @@ def pop_new_api_key(context):
 
 @register.simple_tag(takes_context=True)
 def api_settings(context):
-    from webapp.api.services import session_seconds
-
     request = context.get("request")
     base = getattr(settings, "STEPWISE_PUBLIC_URL", "")
     if not base and request is not None:
@@ -38,8 +37,6 @@ def api_settings(context):
     base = base.rstrip("/") or "http://localhost:8000"
     model = None
     if request is not None and request.user.is_authenticated:
-        from webapp.studio.access import default_model_for
-
         model = default_model_for(request.user)
     return {
         "model": model.air if model else "stepwise:1@1",

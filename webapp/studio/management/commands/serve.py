@@ -15,8 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.builtin_marker import BUILTIN_DIRNAME, is_complete
-from webapp.studio.catalog import register_builtin
 
 RESTART_BACKOFF = [1, 2, 5, 10, 30]
 
@@ -37,11 +35,8 @@ class Command(BaseCommand):
         # 1. Database
         for alias in settings.DATABASES:  # the SQLite channel layer keeps its own database
             call_command("migrate", database=alias, interactive=False, verbosity=0)
-        # 2. Built-in model: built in a child process when missing (building needs torch)
-        builtin = settings.STEPWISE_MODELS_DIR / BUILTIN_DIRNAME
-        if not is_complete(builtin):
-            self._run_manage("provision_builtin")
-        register_builtin(builtin)
+        # 2. Built-in model: the shipped weights, copied into the data directory when missing or older
+        call_command("provision_builtin", verbosity=0)
         # 3. Children
         self.stopping = False
         signal.signal(signal.SIGTERM, self._request_stop)
@@ -75,11 +70,6 @@ class Command(BaseCommand):
 
     def _request_stop(self, signum, frame):
         self.stopping = True
-
-    def _run_manage(self, *args):
-        result = subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"), *args])
-        if result.returncode:
-            raise CommandError(f"manage.py {' '.join(args)} failed with code {result.returncode}")
 
     def _spawn(self, argv, env=None):
         # Own process group: a Ctrl-C reaches this supervisor, which then stops the children in order.

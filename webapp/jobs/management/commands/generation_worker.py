@@ -8,10 +8,12 @@ import logging
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from generation import service
+from webapp.jobs import recovery, runner, worker
 from webapp.studio.models import ModelEntry
 
 logger = logging.getLogger("stepwise.worker")
@@ -21,7 +23,7 @@ class GenerationWorker(Worker):
     def shutdown(self, signum, frame):
         # Let the running generation stop at its next step and return to the queue, instead of
         # finishing a long job while the supervisor waits.
-        service.SHUTDOWN.set()
+        worker.SHUTDOWN.set()
         super().shutdown(signum, frame)
 
 
@@ -38,31 +40,49 @@ class Command(BaseCommand):
         3. Warm the default model.  4. Claim and run jobs until told to stop."""
         logging.getLogger("stepwise").setLevel(logging.INFO if verbosity else logging.WARNING)
         # 1. Engine
-        engine = service.get_engine()
+        engine = worker.engine()
         device = engine.describe_device()
         # 2. Heartbeat
-        service.register_worker(device)
+        worker.register(device=device)
         stop = threading.Event()
-        service.start_heartbeat(stop)
-        self.stdout.write(f"Worker {service.WORKER_ID} ready on {device}", self.style.SUCCESS)
+        _start_heartbeat(stop, engine)
+        self.stdout.write(f"Worker {worker.WORKER_ID} ready on {device}", self.style.SUCCESS)
         try:
             # 3. Warm-up: the first job should not pay for loading the default model.
             default = ModelEntry.objects.filter(is_default=True, enabled=True).first()
             if default and not no_warmup:
                 try:
-                    seconds = engine.load(service.model_source(default))
+                    seconds = engine.load(runner.model_source(default))
                     self.stdout.write(f"Loaded {default.air} in {seconds:.1f}s")
-                    service.heartbeat()
+                    worker.heartbeat(engine=engine)
                 except Exception as exc:  # a broken default model must not stop the worker
                     logger.warning("Could not preload %s: %s", default.air, exc)
             # 4. Jobs
-            worker = GenerationWorker(
+            tasks_worker = GenerationWorker(
                 queue_names=["generation"], interval=interval, batch=False, backend_name="default",
-                startup_delay=False, max_tasks=max_tasks, worker_id=service.WORKER_ID[:64], excluded_queue_names=[],
+                startup_delay=False, max_tasks=max_tasks, worker_id=worker.WORKER_ID[:64], excluded_queue_names=[],
             )
-            worker.configure_signals()
-            worker.run()
+            tasks_worker.configure_signals()
+            tasks_worker.run()
         finally:
             stop.set()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            service.unregister_worker()
+            worker.unregister()
+
+
+def _start_heartbeat(stop: threading.Event, engine) -> threading.Thread:
+    """Refresh this worker's row, and recover jobs of workers that stopped beating."""
+
+    def loop():
+        while not stop.wait(settings.STEPWISE_HEARTBEAT_SECONDS):
+            try:
+                close_old_connections()
+                worker.heartbeat(engine=engine)
+                recovery.recover_stale_jobs()
+            except Exception:
+                logger.warning("Heartbeat failed; retrying", exc_info=True)
+        connection.close()
+
+    thread = threading.Thread(target=loop, name="heartbeat", daemon=True)
+    thread.start()
+    return thread

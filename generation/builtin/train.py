@@ -1,0 +1,473 @@
+"""Train the built-in model: a tiny Stable Diffusion 1.5-architecture model of the shapes world.
+
+Run once, offline, by the project (`python manage.py train_builtin`, or `python -m
+generation.builtin.train`); the result ships in `generation/builtin/model/`. Nothing trains at
+install or at start. The recipe and its reasons are in docs/builtin-model.md; in short:
+
+1. Text side: a frozen `CLIPTextModel` at a fixed random init whose token and position embeddings are
+   spread far apart, behind a CLIP BPE tokenizer that keeps only the model's words.
+2. VAE: a standard 8x `AutoencoderKL` with 4 latent channels, trained on drawn scenes (L1 + L2 + tiny KL).
+3. Latent pools: scenes drawn from the seed and encoded once, at 128 px and at 256 px.
+4. UNet: v-prediction on a zero-terminal-SNR schedule, 128 px first, then 256 px, with an EMA copy.
+5. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
+
+Deterministic from its seed, resumable: a checkpoint is written every few minutes and at each phase's
+end, and a run started again picks up from the last one. Progress bar on stderr; the loss log goes to
+`<workdir>/train.log`.
+"""
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from generation.builtin import SHIPPED_MODEL_DIR, shapes
+from generation.builtin.tokenizers import MAX_TOKENS, shapes_tokenizer
+
+log = logging.getLogger("stepwise.train")
+
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each phase runs, in optimiser steps. Part of the checkpoint: a resumed run keeps it."""
+
+    seed: int = 1234
+    vae_steps: int = 2000
+    vae_batch: int = 8
+    vae_crops: tuple = (96, 128)  # crop size for the first 75% of VAE steps, then for the rest
+    pool_128: int = 6000
+    pool_256: int = 8000
+    unet_128_steps: int = 3000
+    unet_128_batch: int = 32
+    unet_256_steps: int = 9000
+    unet_256_batch: int = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# Components
+# ---------------------------------------------------------------------------------------------
+
+
+def make_text_encoder(tokenizer):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    model = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=MAX_TOKENS, projection_dim=64, hidden_act="gelu",
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    ))
+    # Frozen at its random init (a jointly trained encoder collapsed to ignoring the prompt), but with
+    # embeddings spread wide, so each word and each slot stay far apart after the final layer norm.
+    with torch.no_grad():
+        embeddings = model.embeddings  # transformers 5 drops the `text_model` level
+        embeddings.token_embedding.weight.normal_(0.0, 1.0)
+        embeddings.position_embedding.weight.normal_(0.0, 0.5)
+    return _as_shipped(model).requires_grad_(False).eval()
+
+
+def make_vae():
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, sample_size=256,
+        down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+        block_out_channels=[32, 64, 64, 64], layers_per_block=1,
+        norm_num_groups=1,  # flat-colour crops make per-group statistics degenerate
+        mid_block_add_attention=False,
+    )
+    with torch.no_grad():
+        vae.encoder.conv_out.bias[4:].fill_(-8.0)  # start with a near-deterministic latent
+    return vae
+
+
+def make_unet():
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(2)
+    return UNet2DConditionModel(
+        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(32, 64, 128, 128),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64, attention_head_dim=4, norm_num_groups=8,
+    )
+
+
+def scheduler_config() -> dict:
+    # SD's scaled_linear betas rescaled to zero terminal SNR: at the last timestep the sample is pure
+    # noise, so the model must take the background colour from the prompt, not from the noise.
+    return dict(
+        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        rescale_betas_zero_snr=True, prediction_type="v_prediction", timestep_spacing="trailing",
+        steps_offset=1,  # unused with trailing spacing; 1 keeps diffusers' config check quiet
+    )
+
+
+def _as_shipped(module):
+    """Round weights to fp16 and back: train and encode with exactly the values that will ship."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(p.half().float())
+    return module
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+
+def to_tensor(images) -> torch.Tensor:
+    array = np.stack([np.asarray(image, dtype=np.float32) for image in images])
+    return torch.from_numpy(array).permute(0, 3, 1, 2) / 127.5 - 1.0
+
+
+def draw_batch(rng: random.Random, n: int, size: int) -> tuple[torch.Tensor, list[str]]:
+    scenes = [shapes.random_scene(rng) for _ in range(n)]
+    return to_tensor([shapes.draw(s, size) for s in scenes]), [s.caption for s in scenes]
+
+
+def encode_prompts(tokenizer, text_encoder, prompts: list[str]) -> torch.Tensor:
+    ids = tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS, truncation=True,
+                    return_tensors="pt").input_ids
+    with torch.no_grad():
+        return text_encoder(ids)[0]
+
+
+def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int) -> dict:
+    """Draw `count` scenes from `seed` and encode them once; saved atomically, reused when present."""
+    if path.exists():
+        return torch.load(path)
+    rng = random.Random(seed)
+    latents, captions = [], []
+    batch = 32
+    for _ in tqdm(range(0, count, batch), desc=f"encoding {count} scenes at {size} px", unit="batch"):
+        pixels, texts = draw_batch(rng, batch, size)
+        with torch.no_grad():
+            latents.append(vae.encode(pixels).latent_dist.mean.half())
+        captions += texts
+    pool = {"latents": torch.cat(latents)[:count], "captions": captions[:count]}
+    tmp = path.with_suffix(".tmp")
+    torch.save(pool, tmp)
+    os.replace(tmp, path)
+    return pool
+
+
+# ---------------------------------------------------------------------------------------------
+# Training state and checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+class Trainer:
+    def __init__(self, workdir: Path, plan: Plan):
+        self.workdir = workdir
+        self.plan = plan
+        self.tokenizer = shapes_tokenizer()
+        self.text_encoder = make_text_encoder(self.tokenizer)
+        self.vae = make_vae()
+        self.unet = make_unet()
+        self.ema = make_unet().requires_grad_(False)
+        self.ema.load_state_dict(self.unet.state_dict())
+        self.phase = "vae"
+        self.step = 0
+        self.scaling_factor = 1.0
+        self.optimizer = None
+        self.rng = random.Random(plan.seed)
+        self.log_file = open(workdir / "train.log", "a", buffering=1)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "checkpoint.pt"
+
+    def save(self):
+        state = {
+            "plan": asdict(self.plan), "phase": self.phase, "step": self.step,
+            "scaling_factor": self.scaling_factor, "vae": self.vae.state_dict(),
+            "unet": self.unet.state_dict(), "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(),
+        }
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load(self) -> bool:
+        if not self.checkpoint_path.exists():
+            return False
+        state = torch.load(self.checkpoint_path, weights_only=False)
+        if state["plan"] != asdict(self.plan):
+            # Lengthening a phase is how a run gets more steps; the seeds stay the same.
+            log.warning("Plan changed since the checkpoint: %s -> %s", state["plan"], asdict(self.plan))
+        self.phase, self.step, self.scaling_factor = state["phase"], state["step"], state["scaling_factor"]
+        self.vae.load_state_dict(state["vae"])
+        self.unet.load_state_dict(state["unet"])
+        self.ema.load_state_dict(state["ema"])
+        self._optimizer_for_phase()
+        if state["optimizer"] and self.optimizer:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        return True
+
+    def _optimizer_for_phase(self):
+        params = self.vae.parameters() if self.phase == "vae" else self.unet.parameters()
+        self.optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01 if self.phase != "vae" else 0.0)
+
+    def record(self, **fields):
+        fields = {"time": round(time.time(), 1), "phase": self.phase, "step": self.step, **fields}
+        self.log_file.write(json.dumps(fields) + "\n")
+
+    # -- phases -------------------------------------------------------------------------------
+
+    def run(self, *, until_minutes: float | None = None):
+        deadline = time.monotonic() + until_minutes * 60 if until_minutes else None
+        if self.optimizer is None:
+            self._optimizer_for_phase()
+        for phase in ("vae", "unet_128", "unet_256"):
+            if self.phase != phase:
+                continue
+            if not self._train_phase(deadline):
+                self.save()
+                return False  # stopped at the deadline; run again to resume
+            self._next_phase()
+        return True
+
+    def _next_phase(self):
+        order = ["vae", "unet_128", "unet_256", "done"]
+        if self.phase == "vae":
+            _as_shipped(self.vae).eval().requires_grad_(False)
+            self.scaling_factor = self._measure_scaling_factor()
+        self.phase = order[order.index(self.phase) + 1]
+        self.step = 0
+        self._optimizer_for_phase()
+        self.save()
+
+    def _measure_scaling_factor(self) -> float:
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 1), 64, 256)
+        with torch.no_grad():
+            std = self.vae.encode(pixels).latent_dist.mean.std().item()
+        log.info("latent std %.3f -> scaling_factor %.4f", std, 1 / std)
+        return round(1.0 / std, 5)
+
+    def _train_phase(self, deadline) -> bool:
+        total = {"vae": self.plan.vae_steps, "unet_128": self.plan.unet_128_steps,
+                 "unet_256": self.plan.unet_256_steps}[self.phase]
+        step_fn = self._vae_step if self.phase == "vae" else self._unet_step
+        if self.phase != "vae":
+            size = 128 if self.phase == "unet_128" else 256
+            count = self.plan.pool_128 if size == 128 else self.plan.pool_256
+            self.pool = build_pool(self.workdir / f"pool_{size}.pt", vae=self.vae, tokenizer=self.tokenizer,
+                                   size=size, count=count, seed=self.plan.seed + size)
+            captions = sorted(set(self.pool["captions"]))
+            embeddings = encode_prompts(self.tokenizer, self.text_encoder, captions + [""])
+            self.caption_index = torch.tensor([captions.index(c) for c in self.pool["captions"]])
+            self.embeddings = embeddings  # the last row is the empty prompt (classifier-free guidance)
+            self.noise_scheduler = self._noise_scheduler()
+        last_save = time.monotonic()
+        losses = []
+        bar = tqdm(total=total, initial=self.step, desc=self.phase, unit="step", dynamic_ncols=True)
+        while self.step < total:
+            self._set_lr(total)
+            loss = step_fn()
+            losses.append(loss)
+            self.step += 1
+            bar.update(1)
+            if self.step % 50 == 0:
+                mean = float(np.mean(losses))
+                losses.clear()
+                bar.set_postfix(loss=f"{mean:.4f}")
+                self.record(loss=mean, lr=self.optimizer.param_groups[0]["lr"])
+            if self.phase == "vae" and self.step % 500 == 0:
+                self.record(psnr=self.vae_psnr())
+            if time.monotonic() - last_save > 300:
+                self.save()
+                last_save = time.monotonic()
+            if deadline and time.monotonic() > deadline:
+                bar.close()
+                return False
+        bar.close()
+        if self.phase == "vae":
+            self.record(psnr=self.vae_psnr())
+        return True
+
+    def _set_lr(self, total: int):
+        warmup = 200
+        if self.step < warmup:
+            factor = (self.step + 1) / warmup
+        elif self.phase == "unet_128":
+            factor = 1.0  # constant: the 256-px phase does the annealing
+        else:
+            progress = (self.step - warmup) / max(1, total - warmup)
+            factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+        for group in self.optimizer.param_groups:
+            group["lr"] = 1e-3 * factor
+
+    def _vae_step(self) -> float:
+        # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
+        pixels, _ = draw_batch(self.rng, self.plan.vae_batch, 256)
+        crop = self.plan.vae_crops[0] if self.step < self.plan.vae_steps * 0.75 else self.plan.vae_crops[1]
+        y, x = self.rng.randrange(0, 256 - crop + 1, 8), self.rng.randrange(0, 256 - crop + 1, 8)
+        pixels = pixels[:, :, y:y + crop, x:x + crop]
+        posterior = self.vae.encode(pixels).latent_dist
+        decoded = self.vae.decode(posterior.sample()).sample
+        loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
+        self.optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def vae_psnr(self) -> float:
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 2), 16, 256)
+        decoded = self.vae.decode(self.vae.encode(pixels).latent_dist.mean).sample.clamp(-1, 1)
+        mse = F.mse_loss((decoded + 1) / 2, (pixels + 1) / 2).item()
+        return round(10 * math.log10(1 / max(mse, 1e-10)), 2)
+
+    def _noise_scheduler(self):
+        from diffusers import DDPMScheduler
+
+        return DDPMScheduler(**scheduler_config())
+
+    def _unet_step(self) -> float:
+        batch = self.plan.unet_128_batch if self.phase == "unet_128" else self.plan.unet_256_batch
+        index = torch.tensor([self.rng.randrange(len(self.caption_index)) for _ in range(batch)])
+        latents = self.pool["latents"][index].float() * self.scaling_factor
+        flip = torch.rand(batch) < 0.5  # every shape is mirror-symmetric
+        latents = torch.where(flip[:, None, None, None], latents.flip(-1), latents)
+        text = self.embeddings[self.caption_index[index]]
+        drop = torch.rand(batch) < 0.1  # caption dropout: the unconditional half of guidance
+        text = torch.where(drop[:, None, None], self.embeddings[-1:].expand_as(text), text)
+
+        # More of the noisy timesteps: that is where the composition (and the shape) is decided.
+        timesteps = (1000 * torch.rand(batch) ** 0.75).long().clamp(max=999)
+        noise = torch.randn_like(latents)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
+        prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
+
+        alphas = self.noise_scheduler.alphas_cumprod[timesteps]
+        snr = alphas / (1 - alphas).clamp(min=1e-8)
+        weight = (5.0 / (snr + 1)).clamp(max=1.0)
+        loss = (weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.unet.parameters(), 1.0)
+        self.optimizer.step()
+        decay = min(0.999, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.unet.parameters()):
+                e.lerp_(p, 1 - decay)
+        return loss.item()
+
+    # -- export -------------------------------------------------------------------------------
+
+    def export(self, path: Path) -> Path:
+        """Write the model folder (fp16 safetensors, EMA weights) with its preview projection."""
+        from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+        from transformers import PreTrainedTokenizerFast
+
+        self.vae.register_to_config(scaling_factor=self.scaling_factor)
+        pipe = StableDiffusionPipeline(
+            vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.ema,
+            scheduler=EulerDiscreteScheduler(**scheduler_config()), safety_checker=None,
+            feature_extractor=None, image_encoder=None, requires_safety_checker=False,
+        )
+        path = Path(path)
+        staging = path.with_name(path.name + ".staging")
+        if staging.exists():
+            import shutil
+            shutil.rmtree(staging)
+        # fp16 halves the download; the text encoder (1 MB) stays fp32, because transformers loads
+        # a model in its saved dtype unless told otherwise, and a plain `from_pretrained` of the
+        # folder must give one dtype throughout.
+        pipe.to(torch.float16)
+        self.text_encoder.to(torch.float32)
+        pipe.save_pretrained(staging, safe_serialization=True)
+        pipe.to(torch.float32)
+        # The tokenizer's normalizer (which words it keeps) survives only under the generic class.
+        fast = PreTrainedTokenizerFast(tokenizer_object=self.tokenizer.backend_tokenizer,
+                                       bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+                                       unk_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                       model_max_length=MAX_TOKENS)
+        fast.save_pretrained(staging / "tokenizer")
+        index = json.loads((staging / "model_index.json").read_text())
+        index["tokenizer"] = ["transformers", "PreTrainedTokenizerFast"]
+        (staging / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+        (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
+        (staging / "training.json").write_text(json.dumps(
+            {"plan": asdict(self.plan), "phase": self.phase, "step": self.step}, indent=2) + "\n")
+        if path.exists():
+            import shutil
+            shutil.rmtree(path)
+        os.replace(staging, path)
+        return path
+
+    @torch.no_grad()
+    def fit_preview(self) -> dict:
+        """Least-squares latent -> RGB projection for this VAE, in the form previews.py uses.
+
+        Fitted on drawn scenes: each latent pixel (scaled as the UNet sees it, plus a constant) against
+        the mean colour of the 8x8 pixels it stands for, in [-1, 1].
+        """
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 3), 64, 256)
+        latents = self.vae.encode(pixels).latent_dist.mean * self.scaling_factor
+        colours = F.avg_pool2d(pixels, 8)
+        x = latents.permute(0, 2, 3, 1).reshape(-1, 4)
+        x = torch.cat([x, torch.ones(len(x), 1)], dim=1)
+        y = colours.permute(0, 2, 3, 1).reshape(-1, 3)
+        solution = torch.linalg.lstsq(x.double(), y.double()).solution.float()
+        residual = (x @ solution - y).pow(2).mean().sqrt().item()
+        return {"factors": solution[:4].tolist(), "bias": solution[4].tolist(), "rms_error": round(residual, 4)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("var/train-builtin"),
+                        help="checkpoints, latent pools and the loss log (resumes from here)")
+    parser.add_argument("--out", type=Path, default=SHIPPED_MODEL_DIR, help="where the model folder is written")
+    parser.add_argument("--minutes", type=float, default=None, help="stop (resumably) after this long")
+    parser.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    args = parser.parse_args(argv)
+    return train(workdir=args.workdir, out=args.out, minutes=args.minutes, export_only=args.export_only,
+                 threads=args.threads)
+
+
+def train(*, workdir: Path, out: Path, minutes: float | None = None, export_only: bool = False,
+          threads: int | None = None, plan: Plan | None = None) -> bool:
+    """Train (or resume) and export. Returns True when every phase is done."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if threads:
+        torch.set_num_threads(threads)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(workdir, plan or Plan())
+    resumed = trainer.load()
+    log.info("%s at phase %s, step %d", "Resumed" if resumed else "Starting", trainer.phase, trainer.step)
+    finished = trainer.phase == "done"
+    if not export_only and not finished:
+        finished = trainer.run(until_minutes=minutes)
+    if trainer.phase not in ("vae",):
+        trainer.export(out)
+        log.info("Model written to %s", out)
+    return finished
+
+
+if __name__ == "__main__":
+    main()

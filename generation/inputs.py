@@ -1,0 +1,46 @@
+"""What the engine takes and the errors it raises: plain data, no torch.
+
+The engine (generation/engine.py) imports torch and diffusers; code that only builds inputs or
+catches these errors (the worker's job runner) imports them from here, so that importing it loads
+neither.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    air: str  # e.g. "stepwise:1@1"
+    architecture: str  # key of ARCHITECTURES
+    path: str  # diffusers folder, or single .safetensors file
+    config_path: str = ""  # local diffusers config folder for single-file loads (offline)
+
+
+@dataclass
+class GenerationInput:
+    task_type: str  # "textToImage" | "imageToImage" | "inpainting" | "outpainting"
+    prompt: str
+    negative_prompt: str | None
+    width: int  # for outpainting: the final size, source plus extensions
+    height: int
+    steps: int  # requested steps (full schedule length)
+    cfg_scale: float
+    scheduler: str  # canonical or alias name accepted by generation.schedulers.resolve
+    seed: int
+    strength: float | None = None  # image tasks; None means 1.0
+    seed_image: Any = None  # a PIL image, or None
+    mask_image: Any = None  # a PIL image, white = repaint; same size as seed_image
+    outpaint: dict | None = None  # {"top","right","bottom","left" (multiples of 64), "blur" 0-32}
+
+
+class GenerationCancelled(Exception):
+    pass
+
+
+class ModelLoadError(Exception):
+    pass
+
+
+class OutOfMemory(Exception):
+    pass

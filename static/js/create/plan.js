@@ -1,0 +1,128 @@
+// The steps and strength panel: the sliders, and the live plan beside them. How many steps run
+// (steps.js, the mirror of generation/steps.py), which phases of the schedule they cover, the compute
+// against the recommended range, the advice, and whether the submit button can run anything.
+
+import { paintRange } from "../app.js";
+import { effectiveSteps, phaseCoverage } from "../steps.js";
+import { readInt } from "./dom.js";
+
+const LIVE_DELAY_MS = 600;
+
+export function setupPlan(page, { pickers, bar, advice }) {
+  const { el, taskType, imageTask } = page;
+  let liveTimer = null;
+
+  function strengthValue() {
+    if (!imageTask) return 1.0;
+    // The same string the server parses with float(): identical double, identical product.
+    const value = parseFloat(el.strength.value);
+    return Number.isFinite(value) ? value : 0.8;
+  }
+
+  function update() {
+    const model = pickers.currentModel();
+    const scheduler = pickers.currentScheduler();
+    const steps = Math.max(0, readInt(el.steps, 0));
+    const strength = strengthValue();
+    const n = Math.max(1, readInt(el.n, 1));
+    const validSteps = steps >= 1 && steps <= 100;
+    const plan = effectiveSteps({
+      architecture: model.architecture, family: model.family, taskType, steps, strength,
+      schedulerOrder: scheduler ? scheduler.order : 1,
+    });
+
+    // 1. The count
+    if (!validSteps) {
+      el.count.textContent = "Steps must be 1-100";
+    } else if (imageTask) {
+      el.count.textContent = `${plan.steps} of ${plan.requested} steps will run`;
+    } else {
+      el.count.textContent = `${plan.steps} steps will run`;
+    }
+    el.evals.textContent = scheduler && scheduler.order === 2 && plan.steps > 0 ? `· ${plan.evaluations} model evaluations` : "";
+
+    // 2. Phases of the full schedule, with the part this run covers
+    const coverage = phaseCoverage(Math.max(plan.requested, 1), plan.firstStep).filter((p) => p.inSchedule > 0);
+    el.strip.replaceChildren(...coverage.map((phase) => {
+      const seg = document.createElement("div");
+      seg.className = "phase-seg" + (phase.run > 0 ? " covered" : "") + (phase.run > 0 && phase.run < phase.inSchedule ? " partial" : "");
+      seg.style.setProperty("--w", phase.inSchedule);
+      seg.style.setProperty("--run", `${(phase.run / phase.inSchedule) * 100}%`);
+      const last = Math.min(phase.to ?? plan.requested, plan.requested);
+      seg.title = `${phase.name}, steps ${phase.from}-${last}: ${phase.description} ${phase.run} of ${phase.inSchedule} run.`;
+      seg.innerHTML = `<span class="phase-run"></span><span class="phase-name">${phase.name}</span>`;
+      return seg;
+    }));
+    el.scaleEnd.textContent = validSteps ? `step ${plan.requested}` : "";
+    const covered = coverage.filter((p) => p.run > 0).map((p) => p.name);
+    if (!validSteps) {
+      el.caption.textContent = "";
+    } else if (plan.steps < 1) {
+      el.caption.textContent = "No step of the schedule runs at this strength.";
+    } else if (!imageTask || plan.firstStep === 1) {
+      el.caption.textContent = `Runs the whole ${plan.requested}-step schedule: ${covered.join(" → ")}.`;
+    } else {
+      el.caption.textContent = `Runs only the last ${plan.steps} steps (${plan.firstStep}-${plan.requested}) of the ${plan.requested}-step schedule: ${covered.join(" → ")}. Your source image stands in for the earlier steps.`;
+    }
+
+    // 3. Relative compute against the top of the recommended range
+    const reference = model.recommendedSteps[1];
+    const refEvals = effectiveSteps({ architecture: model.architecture, family: model.family, taskType: "textToImage", steps: reference, schedulerOrder: scheduler ? scheduler.order : 1 }).evaluations;
+    const ratio = refEvals ? plan.evaluations / refEvals : 0;
+    el.costFill.style.width = `${Math.min(ratio / 2, 1) * 100}%`;
+    el.costRef.style.left = "50%";
+    el.costText.textContent = `${ratio.toFixed(2)}× a ${reference}-step run`;
+    let costCaption = "";
+    if (validSteps && plan.steps > 0) {
+      const pct = Math.round(Math.abs(1 - ratio) * 100);
+      if (ratio < 0.995) costCaption = `${pct}% less compute than ${reference} steps`;
+      else if (ratio > 1.005) costCaption = `${pct}% more compute than ${reference} steps`;
+      else costCaption = `The same compute as ${reference} steps`;
+      costCaption += n > 1 ? `; ${plan.evaluations * n} model evaluations for ${n} images.` : ".";
+      if (!model.distilled && reference === 30) costCaption += " Cutting 30 → 20 steps saves a third.";
+    }
+    el.costCaption.textContent = costCaption;
+
+    // 4. Advice from the product document, by the server's rules
+    if (validSteps && scheduler) {
+      const params = { model: model.air, scheduler: scheduler.name, steps: String(steps) };
+      if (imageTask) params.strength = String(strength);
+      advice.request(params);
+    } else {
+      advice.clear();
+    }
+
+    // 5. Submit: blocked when nothing would run
+    let blockReason = "";
+    if (!validSteps) blockReason = "Steps must be a whole number from 1 to 100.";
+    else if (imageTask && plan.steps < 1) blockReason = `${plan.requested} steps × strength ${strength} runs no denoising step: raise strength or steps.`;
+    bar.block(blockReason);
+    el.summary.textContent = validSteps ? `${n} image${n > 1 ? "s" : ""} · ${plan.steps} steps each` : "";
+
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(() => { el.live.textContent = el.count.textContent + (el.evals.textContent ? ` ${el.evals.textContent}` : "") + "."; }, LIVE_DELAY_MS);
+  }
+
+  // A slider and its number input move together.
+  function pair(range, input) {
+    if (!range || !input) return;
+    range.addEventListener("input", () => {
+      input.value = range.step === "0.01" ? Number(range.value).toFixed(2) : range.value;
+      page.update();
+    });
+    input.addEventListener("input", () => {
+      const value = parseFloat(input.value);
+      if (Number.isFinite(value) && value >= Number(range.min) && value <= Number(range.max)) {
+        range.value = input.value;
+        paintRange(range);
+      }
+      page.update();
+    });
+  }
+  pair(el.stepsRange, el.steps);
+  pair(el.strengthRange, el.strength);
+  for (const input of [el.n, el.cfg, el.width, el.height]) input?.addEventListener("input", () => page.update());
+  for (const range of [el.stepsRange, el.strengthRange]) if (range) paintRange(range);
+
+  return { update };
+}

@@ -1,0 +1,107 @@
+"""The modelSearch task: the catalog this user may use, filtered the way Runware's modelSearch does."""
+
+from django.db.models import Q
+
+from webapp.api.protocol.authentication import Client
+from webapp.api.protocol.errors import ApiError, task_uuid_of
+from webapp.studio import access
+
+
+def _model_tags(entry) -> list[str]:
+    arch = entry.arch
+    tags = {arch.runware, arch.key}
+    if arch.distilled:
+        tags.add("distilled")
+    if entry.builtin:
+        tags.add("builtin")
+    return sorted(tags)
+
+
+def _is_private(entry) -> bool:
+    # Open to some teams only; uses the prefetched teams.
+    return len(entry.teams.all()) > 0
+
+
+def model_result(entry, *, base_url: str) -> dict:
+    defaults = entry.defaults()
+    version = entry.air.rsplit("@", 1)[1] if "@" in entry.air else ""
+    return {
+        "air": entry.air,
+        "name": entry.name,
+        "version": version,
+        "category": "checkpoint",
+        "architecture": entry.arch.runware,
+        "type": "base",
+        "tags": _model_tags(entry),
+        "heroImage": "",
+        "private": _is_private(entry),
+        "comment": entry.notes,
+        "defaultWidth": defaults["width"],
+        "defaultHeight": defaults["height"],
+        "defaultSteps": defaults["steps"],
+        "defaultScheduler": defaults["scheduler"],
+        "defaultCFG": defaults["CFGScale"],
+        "defaultStrength": defaults["strength"],
+        "positiveTriggerWords": "",
+    }
+
+
+def _int_param(task, name, *, low, high, default):
+    value = task.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(f"invalid{name[:1].upper()}{name[1:]}", f"{name} must be a whole number from {low} to {high}.",
+                       parameter=name)
+    return value
+
+
+def _str_param(task, name):
+    value = task.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ApiError(f"invalid{name[:1].upper()}{name[1:]}", f"{name} must be text.", parameter=name)
+    return value.strip()
+
+
+def model_search(task, client: Client) -> dict:
+    """Search the catalog the way Runware's modelSearch does, over the models this user may use."""
+    task_uuid = task_uuid_of(task)
+    search = _str_param(task, "search")
+    category = _str_param(task, "category")
+    model_type = _str_param(task, "type")
+    architecture = _str_param(task, "architecture")
+    visibility = _str_param(task, "visibility") or "all"
+    if visibility not in ("public", "private", "all"):
+        raise ApiError("invalidVisibility", "visibility must be public, private or all.", parameter="visibility")
+    tags = task.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ApiError("invalidTags", "tags must be a list of strings.", parameter="tags")
+    limit = _int_param(task, "limit", low=1, high=100, default=20)
+    offset = _int_param(task, "offset", low=0, high=1_000_000, default=0)
+
+    entries = access.models_for(client.user).filter(enabled=True).prefetch_related("teams")
+    if search:
+        entries = entries.filter(Q(name__icontains=search) | Q(air__icontains=search) | Q(notes__icontains=search))
+    matches = []
+    for entry in entries.order_by("-is_default", "name"):
+        if category and category.lower() != "checkpoint":
+            continue
+        if model_type and model_type.lower() != "base":
+            continue
+        if architecture and architecture.lower() not in (entry.arch.runware.lower(), entry.arch.key.lower()):
+            continue
+        private = _is_private(entry)
+        if (visibility == "public" and private) or (visibility == "private" and not private):
+            continue
+        entry_tags = {t.lower() for t in _model_tags(entry)}
+        if any(t.lower() not in entry_tags for t in tags):
+            continue
+        matches.append(entry)
+    return {
+        "taskType": "modelSearch",
+        "taskUUID": task_uuid,
+        "results": [model_result(e, base_url=client.base_url) for e in matches[offset:offset + limit]],
+        "totalResults": len(matches),
+    }

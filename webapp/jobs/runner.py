@@ -1,0 +1,182 @@
+"""The job runner: runs one claimed job on the engine it is given and says how it ended.
+
+It stores each image as soon as it is done and publishes progress on the way, but it never changes
+the job's status: it returns an `Outcome`, which the queue (webapp/jobs/queue.py) records. It never
+imports torch either: the engine it receives does.
+"""
+
+import base64
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import connections, transaction
+
+from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
+from generation.publisher import ProgressPublisher
+from webapp.studio import events
+from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
+from webapp.studio.models import Image, Job, ModelEntry, Upload
+
+logger = logging.getLogger("stepwise.worker")
+DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
+# The outcome of a run that the worker's shutdown interrupted: the job goes back in the queue.
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: the job's next status (succeeded, failed, cancelled), or INTERRUPTED."""
+
+    status: str
+    error: str = ""
+    gpu_seconds: float = 0.0
+
+
+def model_source(entry: ModelEntry) -> ModelSource:
+    return ModelSource(air=entry.air, architecture=entry.architecture, path=entry.path, config_path=entry.config_path)
+
+
+def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
+    """Run one claimed job to the end on `engine`; every failure becomes an outcome, not an exception.
+
+    1. Prepare the engine inputs from the stored request.
+    2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
+    3. Generate each image with a progress publisher off the denoising thread.
+    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done.
+    5. Say how it ended: succeeded, cancelled, failed, or interrupted because `shutdown` is set
+       (the worker is stopping and the job goes back in the queue).
+    """
+    job = Job.objects.select_related("model").get(id=job_id)
+    request = job.request
+    gpu_started = time.monotonic()
+    try:
+        # 1. Inputs
+        source = model_source(job.model)
+        seed_image = _open_source(request["seedImage"]) if request.get("seedImage") else None
+        mask_image = _open_source(request["maskImage"]) if request.get("maskImage") else None
+
+        # 2. Model
+        try:
+            load_seconds = engine.load(source)
+        except ModelLoadError as exc:
+            ModelEntry.objects.filter(id=job.model_id).update(load_error=str(exc))
+            return Outcome(Job.Status.FAILED, error=f"The model could not be loaded: {exc}")
+        if job.model.load_error:
+            ModelEntry.objects.filter(id=job.model_id).update(load_error="", last_load_seconds=load_seconds)
+
+        # 3-4. Images, one at a time so each is delivered as soon as it is done
+        for index in range(job.images_done, job.number_results):
+            seed = request["seed"] + index
+            inputs = GenerationInput(
+                task_type=job.task_type,
+                prompt=request["positivePrompt"],
+                negative_prompt=request.get("negativePrompt"),
+                width=request["width"],
+                height=request["height"],
+                steps=request["steps"],
+                cfg_scale=request["CFGScale"],
+                scheduler=request["scheduler"],
+                seed=seed,
+                strength=request.get("strength"),
+                seed_image=seed_image,
+                mask_image=mask_image,
+                outpaint=request.get("outpaint"),
+            )
+            started = time.monotonic()
+            publisher = _publisher_for(job)
+            try:
+                image = engine.generate(
+                    source, inputs,
+                    on_step=lambda step, total, preview, index=index: publisher.submit(step, total, index, preview),
+                    should_cancel=lambda: publisher.cancelled.is_set() or shutdown.is_set(),
+                )
+            finally:
+                publisher.close()
+            _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started)
+
+        # 5. Outcome
+        return Outcome(Job.Status.SUCCEEDED, gpu_seconds=time.monotonic() - gpu_started)
+    except GenerationCancelled:
+        if shutdown.is_set() and not Job.objects.filter(id=job_id, cancel_requested=True).exists():
+            return Outcome(INTERRUPTED)
+        return Outcome(Job.Status.CANCELLED, gpu_seconds=time.monotonic() - gpu_started)
+    except OutOfMemory as exc:
+        return Outcome(Job.Status.FAILED, error=str(exc), gpu_seconds=time.monotonic() - gpu_started)
+    except Exception as exc:
+        logger.exception("Job %s failed", job_id)
+        return Outcome(Job.Status.FAILED, error=f"Generation failed: {exc}", gpu_seconds=time.monotonic() - gpu_started)
+
+
+def try_load(*, model_id, engine) -> bool:
+    """The admin's "test load": load the model and record the time it took, or the error."""
+    try:
+        seconds = engine.load(model_source(ModelEntry.objects.get(id=model_id)))
+    except ModelLoadError as exc:
+        ModelEntry.objects.filter(id=model_id).update(load_error=str(exc), last_load_seconds=None)
+        return False
+    ModelEntry.objects.filter(id=model_id).update(load_error="", last_load_seconds=seconds)
+    return True
+
+
+def _open_source(image_id):
+    row = Image.objects.filter(id=image_id).first() or Upload.objects.get(id=image_id)
+    with row.file.open("rb") as handle:
+        return open_image(handle.read())
+
+
+def _publisher_for(job: Job) -> ProgressPublisher:
+    """A publisher whose delivery writes the newest step to the job row and notifies watchers."""
+    job_id = job.id
+    group = events.job_group(job_id)
+    # Watchers get every step over the channel layer; the job row (what a reconnecting browser
+    # reads) is written at most every quarter second, and at the last step.
+    state = {"written_at": 0.0, "preview": None}
+
+    def deliver(batch):
+        messages = []
+        for event in batch:
+            preview_uri = None
+            if event.preview_jpeg is not None:
+                preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
+            messages.append(events.progress_message(
+                job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
+                images_done=event.image_index, phase_info=events.phase(job, event.step),
+                preview_data_uri=preview_uri,
+            ))
+        events.send_many([(group, message) for message in messages])
+        newest = batch[-1]
+        previews = [e.preview_jpeg for e in batch if e.preview_jpeg is not None]
+        if previews:
+            state["preview"] = previews[-1]
+        now = time.monotonic()
+        if now - state["written_at"] < DB_PROGRESS_INTERVAL and newest.step < newest.total:
+            return
+        update = {"step": newest.step}
+        if state["preview"] is not None:
+            update["preview"], state["preview"] = state["preview"], None
+        Job.objects.filter(id=job_id, status=Job.Status.RUNNING).update(**update)
+        state["written_at"] = now
+
+    def check_cancel():
+        return Job.objects.filter(id=job_id, cancel_requested=True).exists()
+
+    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all).start()
+
+
+def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
+    request = job.request
+    parameters = a1111_parameters(request, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
+    row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
+                seed=seed, width=image.width, height=image.height, seconds=seconds)
+    row.file.save(f"{row.id}.png", ContentFile(png_bytes(image, parameters=parameters, request={**request, "seed": seed})),
+                  save=False)
+    row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
+    with transaction.atomic():
+        row.save()
+        Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
+    if index + 1 < job.number_results:  # the last image is announced with the job's success
+        events.broadcast_job(job.id)
+    return row

@@ -1,0 +1,115 @@
+"""The create page: one form per task type, and the step advice it asks for while sliders move."""
+
+import math
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from generation import schedulers
+from generation.task_types import TASK_BY_SLUG
+from generation.vocabulary import for_browser
+from webapp.jobs.services import job_create
+from webapp.studio import access, forms
+from webapp.studio.fields import InvalidRequest
+from webapp.studio.schema import validate_inference
+from webapp.studio.views.form_state import FIELD_ERRORS, MAX_STEPS, MIN_STEPS, initial_plan, initial_values
+from webapp.studio.views.presenters import model_advice, model_json, model_label, source_preview, task_tabs
+
+
+def _task_or_404(slug):
+    task = TASK_BY_SLUG.get(slug)
+    if task is None:
+        raise Http404("Unknown task type.")
+    return task
+
+
+@login_required
+def create(request, task):
+    """One form per task type, posting to itself.
+
+    1. POST: build the payload, validate it with the one schema, then store the job.
+    2. Invalid: re-render with the user's values and an error next to each named field (HTTP 400).
+    3. GET: defaults of the default model, or the values of ?reuse=<image> / ?source=<image>.
+    """
+    task_info = _task_or_404(task)
+    task_type = task_info.key
+    user = request.user
+    errors = {}
+    status = 200
+    if request.method == "POST":
+        # 1. Validate and store
+        payload = forms.inference_payload(request.POST, request.FILES, task_type)
+        limit_errors = forms.form_limit_errors(payload)
+        try:
+            valid = validate_inference(payload, user=user, task_type=task_type)
+            if limit_errors:
+                raise InvalidRequest(limit_errors)
+            job = job_create(user=user, valid=valid)
+        except InvalidRequest as exc:
+            errors = {e.parameter: e.message for e in limit_errors} | exc.by_field()
+        else:
+            return redirect("job_detail", job_id=job.id)
+        # 2. Re-render
+        values = forms.values_from_post(request.POST, request.FILES, payload, errors)
+        status = 400
+    else:
+        # 3. Defaults
+        values = initial_values(request, task_type, access.default_model_for(user))
+
+    models = [m for m in access.models_for(user).order_by("-is_default", "name") if m.enabled]
+    picker_images = []
+    recent_images = []
+    if task_info.needs_source:
+        picker_images = access.images_visible_to(user).select_related("owner", "job")[:24]
+    else:
+        recent_images = access.images_visible_to(user).filter(owner=user)[:6]
+    context = {
+        "task_type": task_type,
+        "task_slug": task,
+        "task_label": task_info.label,
+        "task_blurb": task_info.blurb,
+        "tabs": task_tabs(task_type),
+        "image_task": task_info.needs_source,
+        "models": [{"air": m.air, "label": model_label(m), "group": m.arch.label} for m in models],
+        "models_json": [model_json(m) for m in models],
+        "schedulers_json": schedulers.catalog(),
+        "vocabulary_json": for_browser(),
+        "values": values,
+        "errors": errors,
+        "other_errors": {k: v for k, v in errors.items() if k not in FIELD_ERRORS},
+        "source_preview": source_preview(user, values.get("seedImageId")),
+        "mask_preview": source_preview(user, values.get("maskImageId")),
+        "picker_images": picker_images,
+        "recent_images": recent_images,
+        "max_results": forms.FORM_MAX_RESULTS,
+        "sides": [(side, forms.outpaint_input_name(side), values.get(forms.outpaint_input_name(side), ""))
+                  for side in forms.OUTPAINT_SIDES],
+        "initial_plan": initial_plan(values, models, task_type),
+    }
+    return render(request, "studio/create.html", context, status=status)
+
+
+@require_GET
+@login_required
+def create_advice(request, task):
+    """The document's advice for the form's current values, as JSON: create.js asks while sliders move.
+
+    ?model=<air>&scheduler=<name>&steps=<1-100>[&strength=<float>] -> {"advice": [{level, key, text}]}
+    """
+    task_info = _task_or_404(task)
+    model = access.models_for(request.user).filter(air=request.GET.get("model", ""), enabled=True).first()
+    if model is None:
+        return JsonResponse({"error": "Unknown model, or not enabled for your team.", "advice": []}, status=400)
+    try:
+        steps = int(request.GET.get("steps", ""))
+        strength = float(request.GET.get("strength", "")) if task_info.needs_source else None
+        spec = schedulers.resolve(request.GET.get("scheduler") or "Default", model.arch.family,
+                                  default=model.defaults()["scheduler"])
+    except (ValueError, schedulers.UnknownScheduler) as exc:
+        return JsonResponse({"error": str(exc), "advice": []}, status=400)
+    if not MIN_STEPS <= steps <= MAX_STEPS or (strength is not None and not math.isfinite(strength)):
+        return JsonResponse({"error": f"steps must be {MIN_STEPS}-{MAX_STEPS}.", "advice": []}, status=400)
+    advice = model_advice(model, scheduler=spec, task_type=task_info.key, steps=steps, strength=strength)
+    return JsonResponse({"advice": [item.as_dict() for item in advice]})

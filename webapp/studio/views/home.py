@@ -1,0 +1,26 @@
+"""The start page: the task types, the user's recent jobs and the team's latest images."""
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.shortcuts import render
+
+from webapp.studio import access
+from webapp.studio.models import Image
+from webapp.studio.views.presenters import task_tabs
+
+
+@login_required
+def home(request):
+    recent_jobs = (
+        access.jobs_visible_to(request.user).filter(owner=request.user).select_related("model")
+        .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))[:6]
+    )
+    team_images = (
+        access.images_visible_to(request.user).exclude(owner=request.user).select_related("owner", "job")[:8]
+    )
+    return render(request, "studio/home.html", {
+        "tasks": task_tabs(None),
+        "recent_jobs": recent_jobs,
+        "team_images": team_images,
+        "default_model": access.default_model_for(request.user),
+    })

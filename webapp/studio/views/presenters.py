@@ -1,0 +1,136 @@
+"""What pages show of a model, a task type, a source image and a job's step plan.
+
+Read-only: presenters turn rows and the generation vocabulary into the plain values templates (and,
+as JSON, the create page's script) display.
+"""
+
+from django.urls import reverse
+
+from generation import schedulers
+from generation.advice import Advice, step_advice
+from generation.architectures import PHASES
+from generation.steps import StepPlan, effective_steps
+from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
+from webapp.studio import access
+from webapp.studio.models import Upload
+
+TASK_ICONS = {TEXT_TO_IMAGE: "text", IMAGE_TO_IMAGE: "layers", INPAINTING: "brush", OUTPAINTING: "expand"}
+# The icon (templates/studio/_icon.html) for each advice level; create.js draws the same ones.
+ADVICE_ICONS = {"ok": "ok", "info": "info", "warn": "warn", "error": "alert"}
+
+
+# Task types -----------------------------------------------------------------------------------
+
+
+def task_label(task_type: str) -> str:
+    task = TASK_TYPES.get(task_type)
+    return task.label if task else task_type
+
+
+def task_slug(task_type: str) -> str:
+    """The create page of a task type (text to image for one this server does not know)."""
+    return TASK_TYPES.get(task_type, TASK_TYPES[TEXT_TO_IMAGE]).slug
+
+
+def task_tabs(current):
+    return [
+        {"slug": task.slug, "task": task.key, "label": task.label, "blurb": task.blurb, "icon": TASK_ICONS[task.key],
+         "needs_source": task.needs_source, "url": reverse("create", args=[task.slug]), "active": task.key == current}
+        for task in TASK_TYPES.values()
+    ]
+
+
+# Models ---------------------------------------------------------------------------------------
+
+
+def model_label(entry):
+    return entry.name
+
+
+def model_json(entry):
+    arch = entry.arch
+    return {
+        "air": entry.air,
+        "name": entry.name,
+        "label": model_label(entry),
+        "architecture": entry.architecture,
+        "architectureLabel": arch.label,
+        "family": arch.family,
+        "distilled": arch.distilled,
+        "recommendedSteps": list(entry.recommended_steps),
+        "defaults": entry.defaults(),
+        "notes": entry.notes,
+        "examplePrompts": [line.strip() for line in entry.example_prompts.splitlines() if line.strip()],
+        "builtin": entry.builtin,
+        "sizeMultiple": arch.size_multiple,
+        "maxSize": arch.max_size,
+        "stepsAdvice": arch.steps_advice,
+    }
+
+
+# Source images --------------------------------------------------------------------------------
+
+
+def source_preview(user, image_id):
+    """What the form shows for an existing source id: a visible image, or the user's own upload."""
+    if not image_id:
+        return None
+    try:
+        image = access.images_visible_to(user).filter(id=image_id).first()
+    except Exception:  # not a UUID
+        return None
+    if image is not None:
+        return {"id": str(image.id), "url": reverse("image_file", args=[image.id]),
+                "width": image.width, "height": image.height}
+    upload = Upload.objects.filter(id=image_id, owner=user).first()
+    if upload is not None:
+        return {"id": str(upload.id), "url": reverse("upload_file", args=[upload.id]),
+                "width": upload.width, "height": upload.height}
+    return None
+
+
+# Steps, phases and advice ---------------------------------------------------------------------
+
+
+def model_advice(model, *, scheduler, task_type, steps, strength) -> list[Advice]:
+    """The product document's advice (generation/advice.py) for a request on a catalog model."""
+    return step_advice(model_name=model.name, architecture=model.architecture,
+                       recommended_steps=model.recommended_steps, scheduler=scheduler, task_type=task_type,
+                       steps=steps, strength=strength)
+
+
+def advice_items(advice: list[Advice]) -> list[dict]:
+    """Advice as templates/studio/_advice.html draws it."""
+    return [{**item.as_dict(), "icon": ADVICE_ICONS[item.level]} for item in advice]
+
+
+def job_plan(job) -> tuple[StepPlan | None, schedulers.SchedulerSpec | None]:
+    """(StepPlan, SchedulerSpec) of a stored job, or (None, None) for a request we cannot read back."""
+    req = job.request
+    try:
+        spec = schedulers.resolve(req.get("scheduler", "Default"), job.model.arch.family,
+                                  default=job.model.defaults()["scheduler"])
+        plan = effective_steps(architecture=job.model.architecture, task_type=job.task_type,
+                               steps=int(req["steps"]), strength=float(req.get("strength", 1.0)),
+                               scheduler_order=spec.order)
+    except (KeyError, TypeError, ValueError, schedulers.UnknownScheduler):
+        return None, None
+    return plan, spec
+
+
+def phase_strip(requested, first_step):
+    """The phases of the full schedule, each with how many of its steps this run covers."""
+    strip = []
+    for low, high, name, description in PHASES:
+        top = min(high or requested, requested)
+        in_schedule = max(0, top - low + 1)
+        run = max(0, top - max(low, first_step) + 1)
+        if in_schedule:
+            strip.append({"name": name, "description": description, "low": low, "high": top,
+                          "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
+    return strip
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
