@@ -65,7 +65,8 @@ def main() -> None:
     quality.generate(engine, source, "a red circle on a blue background", seed=0)
 
     report = quality.text_to_image(engine, source, args.prompts)
-    misses = [(s.caption, r) for s, r in report.readings if (r.background, r.colour, r.shape) != (s.background, s.colour, s.shape)]
+    misses = [(s.caption, r) for s, r in report.readings
+              if (r.background, r.colour, r.shape) != (s.background, s.colour, s.shape)]
     for caption, reading in misses:
         print(f"  miss: {caption!r} -> {reading.colour} {reading.shape} on {reading.background} "
               f"(solidity {reading.solidity:.2f}, extent {reading.extent:.2f})")

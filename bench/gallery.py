@@ -55,11 +55,11 @@ def populate(count: int) -> User:
         jobs, images = [], []
         for i in range(start, min(count, start + batch)):
             owner = users[i % len(users)]
-            request = {"taskType": "imageInference", "model": model.air, "positivePrompt": f"{PROMPTS[i % 6]} #{i}",
-                       "steps": 30, "CFGScale": 7.0, "scheduler": "DPM++ 2M Karras", "seed": i + 1,
-                       "numberResults": 1, "width": 512, "height": 512}
+            params = {"taskType": "imageInference", "model": model.air, "positivePrompt": f"{PROMPTS[i % 6]} #{i}",
+                      "steps": 30, "CFGScale": 7.0, "scheduler": "DPM++ 2M Karras", "seed": i + 1,
+                      "numberResults": 1, "width": 512, "height": 512}
             job = Job(owner=owner, team=team, visibility="team" if i % 5 else "private", task_type="textToImage",
-                      model=model, request=request, status="succeeded", step=30, total_steps=30, images_done=1,
+                      model=model, params=params, status="succeeded", step=30, total_steps=30, images_done=1,
                       finished_at=now)
             jobs.append(job)
             images.append(Image(job=job, owner=owner, team=team, visibility=job.visibility, seed=i + 1, width=512,

@@ -116,7 +116,7 @@ def main():
             workers.append(start_worker(server))
 
         # 2 + 3. A burst of jobs while people browse.
-        latencies = {"gallery": [], "create form": []}
+        latencies: dict[str, list[float]] = {"gallery": [], "create form": []}
         stop = threading.Event()
 
         def browse():

@@ -5,6 +5,7 @@ models (LCM, Lightning, Turbo, Schnell, Z-Image Turbo) are built for 4-8.
 """
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 # Pipeline families: which diffusers pipelines load a model and how img2img counts its steps.
 FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "zimage")
@@ -45,27 +46,35 @@ class Architecture:
         return f"Start at {low}-{high} steps; go higher only if you see a visible improvement."
 
 
-_DISTILLED = dict(distilled=True, recommended_steps=(4, 8), default_steps=6)
+class _DistilledDefaults(TypedDict):
+    distilled: bool
+    recommended_steps: tuple[int, int]
+    default_steps: int
+
+
+def _distilled(default_steps: int = 6) -> _DistilledDefaults:
+    return {"distilled": True, "recommended_steps": (4, 8), "default_steps": default_steps}
+
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.key: a
     for a in [
         Architecture("sd15", "SD 1.5", "sd15", "sd1x"),
         Architecture(
-            "sd15_lcm", "SD 1.5 LCM", "sd15", "sd1x", default_cfg=1.5, default_scheduler="LCM", **_DISTILLED
+            "sd15_lcm", "SD 1.5 LCM", "sd15", "sd1x", default_cfg=1.5, default_scheduler="LCM", **_distilled()
         ),
         Architecture("sdxl", "SDXL", "sdxl", "sdxl", default_size=1024),
         Architecture(
             "sdxl_lcm", "SDXL LCM", "sdxl", "sdxl", default_size=1024, default_cfg=1.5, default_scheduler="LCM",
-            **_DISTILLED,
+            **_distilled(),
         ),
         Architecture(
             "sdxl_lightning", "SDXL Lightning", "sdxl", "sdxl", default_size=1024, default_cfg=1.0,
-            default_scheduler="Euler", **_DISTILLED,
+            default_scheduler="Euler", **_distilled(),
         ),
         Architecture(
             "sdxl_turbo", "SDXL Turbo", "sdxl", "sdxl", default_size=512, default_cfg=0.0,
-            default_scheduler="Euler a", **_DISTILLED,
+            default_scheduler="Euler a", **_distilled(),
         ),
         Architecture(
             "flux1d", "FLUX.1 dev", "flux", "flux1d", default_size=1024, default_cfg=3.5, default_scheduler="Euler",
@@ -73,7 +82,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "flux1s", "FLUX.1 schnell", "flux", "flux1s", default_size=1024, default_cfg=0.0,
-            default_scheduler="Euler", size_multiple=16, **{**_DISTILLED, "default_steps": 4},
+            default_scheduler="Euler", size_multiple=16, **_distilled(default_steps=4),
         ),
         Architecture(
             "zimage", "Z-Image", "zimage", "zimage", default_size=1024, default_cfg=4.0, default_scheduler="Euler",
@@ -81,7 +90,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             "zimage_turbo", "Z-Image Turbo", "zimage", "zimage", default_size=1024, default_cfg=0.0,
-            default_scheduler="Euler", size_multiple=16, **{**_DISTILLED, "default_steps": 8},
+            default_scheduler="Euler", size_multiple=16, **_distilled(default_steps=8),
         ),
     ]
 }

@@ -23,8 +23,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import gc  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import diffusers  # noqa: E402
 
@@ -34,7 +35,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from generation import outpaint, schedulers  # noqa: E402
-from generation.architectures import ARCHITECTURES  # noqa: E402
+from generation.architectures import ARCHITECTURES, is_flow_matching  # noqa: E402
+
 # The engine's inputs and errors, defined without torch so that the job runner can import them.
 from generation.inputs import (  # noqa: E402,F401
     GenerationCancelled,
@@ -105,7 +107,7 @@ class Engine:
         """fp32 on the CPU; on CUDA fp16 for SD 1.5/SDXL, bf16 for FLUX and Z-Image (as trained)."""
         if not self.on_cuda:
             return torch.float32
-        return torch.bfloat16 if family in ("flux", "zimage") else torch.float16
+        return torch.bfloat16 if is_flow_matching(family) else torch.float16
 
     def describe_device(self) -> str:
         if self.on_cuda:
@@ -295,7 +297,7 @@ class Engine:
 def _task_inputs(inp: GenerationInput, family: str, strength: float):
     """Pipeline keyword arguments for the task, and the function that finishes its result."""
     size = (inp.width, inp.height)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if family != "flux":
         # FLUX.1 has no negative prompt: its guidance is distilled into the model (cfg_scale sets it).
         kwargs["negative_prompt"] = inp.negative_prompt or None
@@ -311,7 +313,7 @@ def _task_inputs(inp: GenerationInput, family: str, strength: float):
         if seed_image.size != size:
             seed_image = seed_image.resize(size, Image.Resampling.LANCZOS)
         kwargs.update(image=seed_image, strength=strength)
-        if family in ("flux", "zimage"):  # their img2img takes the size; SD's reads it from the image
+        if is_flow_matching(family):  # their img2img takes the size; SD's reads it from the image
             kwargs.update(width=inp.width, height=inp.height)
         return kwargs, _unchanged
 

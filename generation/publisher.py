@@ -32,7 +32,7 @@ def encode_preview(preview, size: int = 256) -> bytes:
     image = Image.fromarray(preview)
     if max(image.size) < size:
         scale = size / max(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=70)
     return out.getvalue()

@@ -9,6 +9,7 @@ refused with the list of valid names rather than run into nonsense.
 
 import inspect
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from generation.architectures import FAMILIES, is_flow_matching
 
@@ -19,8 +20,15 @@ FAST = "fast"
 DETAIL = "detail"
 STOCHASTIC = "stochastic"
 
+
+class Convergence(TypedDict):
+    label: str
+    advice: str
+    converges_at: int
+
+
 # The product document's three convergence classes, with its advice.
-CONVERGENCE = {
+CONVERGENCE: dict[str, Convergence] = {
     FAST: {
         "label": "Fast-converging",
         "advice": "Reaches good quality at 15-25 steps; extra steps add little.",

@@ -50,9 +50,8 @@ def charlie(db):
 
 @pytest.fixture
 def builtin_model(db):
-    from webapp.studio.models import ModelEntry
-
     from generation.builtin import DESCRIPTION, EXAMPLE_PROMPTS
+    from webapp.studio.models import ModelEntry
 
     # The built-in model's real catalog entry, but 512 px by default and no files behind it: most
     # tests only need a model to validate against.
@@ -91,17 +90,17 @@ def make_image(builtin_model):
 
     def make(owner, *, visibility="team", prompt="a lighthouse at dusk", task_type="textToImage",
              width=64, height=64, seed=1234):
-        request = {
+        params = {
             "taskType": "imageInference", "model": builtin_model.air, "positivePrompt": prompt,
             "steps": 20, "CFGScale": 7.0, "scheduler": "Euler", "seed": seed, "numberResults": 1,
             "width": width, "height": height, "outputType": "URL", "outputFormat": "PNG",
         }
         if task_type != "textToImage":
-            request["strength"] = 0.5
+            params["strength"] = 0.5
         now = timezone.now()
         job = Job.objects.create(
             owner=owner, team=active_team(owner), visibility=visibility, task_type=task_type,
-            model=builtin_model, request=request, status=Job.Status.SUCCEEDED, step=20 if task_type ==
+            model=builtin_model, params=params, status=Job.Status.SUCCEEDED, step=20 if task_type ==
             "textToImage" else 10, total_steps=20 if task_type == "textToImage" else 10, images_done=1,
             started_at=now, finished_at=now,
         )

@@ -59,13 +59,15 @@ class LiveStepwise:
             parsed = urlparse(os.environ["DATABASE_URL"])
             self.env["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{self._database}"))
         self.log_path = self.data_dir / "serve.log"
-        self.process = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 240):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
+        # serve's output, for as long as it runs: closed in stop(), so not a `with` block.
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            [sys.executable, str(ROOT / "manage.py"), "serve",
+             "--port", str(self.port), "--workers", str(self.workers)],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.wait_for_workers(self.workers, timeout=timeout)
@@ -79,6 +81,7 @@ class LiveStepwise:
             return json.load(exc)
 
     def wait_for_workers(self, count: int, timeout: float = 240):
+        assert self.process is not None, "start() first"
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -61,16 +61,20 @@ ACTIVE = """() => {
   window.lastFocused = el;
   // A visually hidden input shows its focus on its label or drop zone: look at the first box you can see.
   let box = el;
-  while (box.parentElement && (box.getBoundingClientRect().width < 4 || box.getBoundingClientRect().height < 4)) box = box.parentElement;
+  while (box.parentElement
+         && (box.getBoundingClientRect().width < 4 || box.getBoundingClientRect().height < 4)) box = box.parentElement;
   const r = box.getBoundingClientRect();
-  const key = el.type === "radio" ? `radio:${el.name}` : el.id || el.getAttribute("aria-label") || el.textContent.trim();
-  return { key, inForm: Boolean(el.closest("#create-form")), box: { x: r.x, y: r.y, width: r.width, height: r.height } };
+  const key = el.type === "radio" ? `radio:${el.name}`
+    : el.id || el.getAttribute("aria-label") || el.textContent.trim();
+  return { key, inForm: Boolean(el.closest("#create-form")),
+           box: { x: r.x, y: r.y, width: r.width, height: r.height } };
 }"""
 CONTROLS = """() => [...document.querySelectorAll(
   '#create-form :is(input, select, textarea, button, a[href], summary)')]
   .filter((el) => el.type !== "hidden" && !el.disabled && el.tabIndex >= 0 && el.getClientRects().length
     && getComputedStyle(el).visibility !== "hidden")
-  .map((el) => el.type === "radio" ? `radio:${el.name}` : el.id || el.getAttribute("aria-label") || el.textContent.trim())
+  .map((el) => el.type === "radio" ? `radio:${el.name}`
+    : el.id || el.getAttribute("aria-label") || el.textContent.trim())
   .filter((key, i, all) => all.indexOf(key) === i)"""
 
 
@@ -95,7 +99,8 @@ def test_tab_reaches_every_control_of_the_create_form_with_a_visible_focus(alice
         # With a source chosen, the mask tools or the outpaint sides are there too.
         alice.set_input_files("#seedImage", _png(tmp_path / "source.png"))
         expect(alice.locator("#source-size")).to_have_text("Source 96 × 64")
-    assert alice.evaluate("document.querySelectorAll('[tabindex]:not([tabindex=\"-1\"]):not([tabindex=\"0\"])').length") == 0
+    positive_tabindex = "document.querySelectorAll('[tabindex]:not([tabindex=\"-1\"]):not([tabindex=\"0\"])').length"
+    assert alice.evaluate(positive_tabindex) == 0
     expected = alice.evaluate(CONTROLS)
     alice.locator("#positivePrompt").focus()
     alice.keyboard.press("Shift+Tab")  # start just before the form, as someone tabbing down the page would
@@ -157,7 +162,10 @@ def test_escape_closes_the_delete_confirmation_and_nothing_is_deleted(alice, ali
 LOW_CONTRAST = """() => {
   const parse = (color) => {
     const srgb = color.match(/color\\(srgb ([^)]+)\\)/);
-    if (srgb) { const p = srgb[1].replace("/", " ").split(/\\s+/).filter(Boolean).map(Number); return [p[0] * 255, p[1] * 255, p[2] * 255, p[3] ?? 1]; }
+    if (srgb) {
+      const p = srgb[1].replace("/", " ").split(/\\s+/).filter(Boolean).map(Number);
+      return [p[0] * 255, p[1] * 255, p[2] * 255, p[3] ?? 1];
+    }
     const rgb = color.match(/rgba?\\(([^)]+)\\)/);
     if (!rgb) return null;
     const p = rgb[1].split(/[,\\s/]+/).filter(Boolean).map(Number);
@@ -165,7 +173,10 @@ LOW_CONTRAST = """() => {
   };
   const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat(1);
   const luminance = (c) => {
-    const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    const [r, g, b] = c.slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
   // The colour behind an element: its own and its ancestors' backgrounds, stacked. null over an image.
@@ -202,7 +213,8 @@ LOW_CONTRAST = """() => {
     const size = parseFloat(style.fontSize);
     const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
     if (ratio < (large ? 3 : 4.5)) {
-      problems.push(`${ratio.toFixed(2)}:1 ${el.tagName.toLowerCase()}.${el.className} "${walker.currentNode.textContent.trim().slice(0, 40)}"`);
+      const text = walker.currentNode.textContent.trim().slice(0, 40);
+      problems.push(`${ratio.toFixed(2)}:1 ${el.tagName.toLowerCase()}.${el.className} "${text}"`);
     }
   }
   return problems;

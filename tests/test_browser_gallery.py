@@ -34,7 +34,7 @@ ALICE = {"prompt": "a lighthouse at dusk, brass and fog", "negative": "blurry", 
 def sign_in(browser, live_server_process):
     """sign_in("bob", theme="dark", viewport=PHONE) -> a page in a browser context of its own."""
     pages = []
-    errors = []
+    errors: list[str] = []
 
     def sign_in(username, **options):
         page = sign_in_as(browser, live_server_process.url, username, errors=errors, **options)
@@ -165,7 +165,7 @@ def test_the_download_is_a_png_carrying_its_parameters(sign_in, alice_image, tmp
     path = download(alice, alice_image, tmp_path)
 
     png = PILImage.open(path)
-    assert (png.format, png.size) == ("PNG", (128, 128))
+    assert isinstance(png, PngImagePlugin.PngImageFile) and png.size == (128, 128)
     parameters = png.text["parameters"]
     assert parameters.startswith(f"{ALICE['prompt']}\nNegative prompt: {ALICE['negative']}\nSteps: 4, ")
     assert "Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, " in parameters

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image as PILImage
+from PIL.PngImagePlugin import PngImageFile
 from websockets.sync.client import connect
 
 from tests.live import PASSWORD, ROOT, LiveStepwise
@@ -53,6 +54,7 @@ def submit_text_to_image(server, session, **fields):
     response = session.post(f"{server.url}/create/text-to-image/", data=data, allow_redirects=False, timeout=10)
     assert response.status_code == 302, response.text[:2000]
     match = re.search(r"/jobs/([0-9a-f-]{36})/", response.headers["Location"])
+    assert match, response.headers["Location"]
     return match.group(1)
 
 
@@ -86,7 +88,8 @@ def test_it_runs_a_job_from_queued_to_succeeded_with_every_step(server_without_w
             cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         try:
-            statuses, steps = [], []
+            statuses: list[str] = []
+            steps: list[int] = []
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 message = json.loads(socket.recv(timeout=max(1, deadline - time.monotonic())))
@@ -99,7 +102,8 @@ def test_it_runs_a_job_from_queued_to_succeeded_with_every_step(server_without_w
                     if message["job"]["status"] in ("succeeded", "failed", "cancelled"):
                         final = message["job"]
                         break
-            assert worker.wait(timeout=60) == 0, worker.stdout.read().decode()
+            output, _ = worker.communicate(timeout=60)
+            assert worker.returncode == 0, output.decode()
         finally:
             if worker.poll() is None:
                 worker.kill()
@@ -114,7 +118,7 @@ def test_it_runs_a_job_from_queued_to_succeeded_with_every_step(server_without_w
     files = list(Path(server.data_dir, "media", "images").glob(f"{image['id']}.png"))
     assert len(files) == 1
     with PILImage.open(files[0]) as png:
-        assert png.format == "PNG" and png.size == (128, 128)
+        assert isinstance(png, PngImageFile) and png.size == (128, 128)
         assert "Steps: 7" in png.text["parameters"]
     response = session.get(server.url + image["url"], timeout=10)
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"

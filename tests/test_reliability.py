@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -51,7 +52,7 @@ def test_a_killed_worker_is_replaced_its_job_requeued_and_serve_stops_cleanly(tm
         # 1. A long job starts; the worker dies mid-job with SIGKILL.
         job_id = submit_text_to_image(server, session, steps="24", width="256", height="256")
         with open_socket(server, session, f"/ws/jobs/{job_id}/") as socket:
-            statuses = []
+            statuses: list[str] = []
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 message = json.loads(socket.recv(timeout=60))
@@ -78,6 +79,7 @@ def test_a_killed_worker_is_replaced_its_job_requeued_and_serve_stops_cleanly(tm
         assert not any(w["pid"] == first_pid for w in health["workers"])  # the stale row is gone
 
         # 3. SIGTERM to serve stops every child: no orphans.
+        assert server.process is not None
         children = children_of(server.process.pid)
         assert len(children) >= 2  # the web server and the worker
     finally:
@@ -129,7 +131,7 @@ def test_a_restart_loses_no_queued_job_and_no_finished_image(tmp_path):
         session = login(server, "alice")
         finished = submit_text_to_image(server, session, steps="2")
         with open_socket(server, session, f"/ws/jobs/{finished}/") as socket:
-            message = {}
+            message: dict[str, Any] = {}
             while not (message.get("type") == "status" and message["job"]["status"] == "succeeded"):
                 message = json.loads(socket.recv(timeout=120))
         # Stop the workers' side of the world, queue work, then restart everything.

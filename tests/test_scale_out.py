@@ -52,7 +52,7 @@ def test_two_workers_run_twenty_jobs_from_three_users_exactly_once(tmp_path):
         async def run():
             snapshots = [asyncio.Event() for _ in jobs]
             watchers = [asyncio.create_task(watch(server, sessions[owner], job_id, snapshot))
-                        for (owner, job_id), snapshot in zip(jobs, snapshots)]
+                        for (owner, job_id), snapshot in zip(jobs, snapshots, strict=True)]
             # Every watcher has its snapshot before any job starts, so it sees every step.
             async with asyncio.timeout(60):
                 await asyncio.gather(*(snapshot.wait() for snapshot in snapshots))
@@ -66,7 +66,7 @@ def test_two_workers_run_twenty_jobs_from_three_users_exactly_once(tmp_path):
         # In a thread of its own: Playwright's sync API may already run an event loop in this one.
         with ThreadPoolExecutor(max_workers=1) as pool:
             results = pool.submit(asyncio.run, run()).result()
-        for (owner, job_id), events in zip(jobs, results):
+        for (owner, job_id), events in zip(jobs, results, strict=True):
             final = events[-1]["job"]
             assert final["status"] == "succeeded", (owner, final["error"])
             assert len(final["images"]) == 1

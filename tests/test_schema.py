@@ -36,7 +36,7 @@ def test_it_fills_defaults_from_the_model(alice, builtin_model):
     valid = validate_inference(base(), user=alice)
     assert valid.task_type == "textToImage"
     assert valid.params["steps"] == 20 and valid.params["scheduler"] == "Euler"
-    assert valid.params["width"] == 512 and 1 <= valid.params["seed"]
+    assert valid.params["width"] == 512 and valid.params["seed"] >= 1
     assert valid.plan.steps == 20
 
 
@@ -148,7 +148,7 @@ def test_job_create_stores_sources_and_enqueues_after_commit(alice, builtin_mode
         callback()
     job.refresh_from_db()
     assert job.total_steps == 20 and job.status == "queued"
-    assert Upload.objects.filter(id=job.request["seedImage"], owner=alice).exists()
+    assert Upload.objects.filter(id=job.params["seedImage"], owner=alice).exists()
     task = DBTaskResult.objects.get()
     assert task.queue_name == "generation" and str(task.id) == job.task_result_id
     assert task.args_kwargs["kwargs"] == {"job_id": str(job.id)}
@@ -163,7 +163,8 @@ def test_charlie_cannot_use_alices_images_as_sources(alice, charlie, make_image)
 def test_bob_can_use_alices_team_images_but_not_private_ones(alice, bob, make_image):
     shared = make_image(alice, visibility="team", width=128, height=128)
     private = make_image(alice, visibility="private", width=128, height=128)
-    assert validate_inference(base(seedImage=str(shared.id)), user=bob).seed_image.existing_id == shared.id
+    seed_image = validate_inference(base(seedImage=str(shared.id)), user=bob).seed_image
+    assert seed_image is not None and seed_image.existing_id == shared.id
     assert "seedImage" in errors_of(base(seedImage=str(private.id)), bob)
 
 

@@ -30,13 +30,20 @@ def _png(width, height):
 GOOD_PNG = base64.b64encode(_png(128, 128)).decode()
 TRUNCATED_PNG = base64.b64encode(_png(128, 128)[:80]).decode()
 # A small file that claims an enormous canvas: the classic decompression bomb.
-BOMB = base64.b64encode(_png(128, 128).replace(b"\x00\x00\x00\x80\x00\x00\x00\x80", b"\x00\x00\xff\xff\x00\x00\xff\xff", 1)).decode()
+# The IHDR's 128 x 128 becomes 65535 x 65535.
+BOMB = base64.b64encode(
+    _png(128, 128).replace(b"\x00\x00\x00\x80\x00\x00\x00\x80", b"\x00\x00\xff\xff\x00\x00\xff\xff", 1)
+).decode()
 
 json_leaf = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
 )
-json_values = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
+json_values = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
 adversarial = st.sampled_from([
     "x" * 1_000_000, -64, 0, 2**63, 10**30, math.nan, math.inf, "", " ", "null", "DPM++ 2M Karras",
     "stepwise:1@1", "data:image/png;base64,%%%", GOOD_PNG, TRUNCATED_PNG, BOMB, "data:image/png;base64," + GOOD_PNG,

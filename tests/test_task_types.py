@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from PIL.PngImagePlugin import PngImageFile
 
 from webapp.jobs import queue
 from webapp.jobs.services import job_create
@@ -67,7 +68,7 @@ def run(user, payload, task_type, engine):
     with image.file.open("rb") as handle:
         png = PILImage.open(io.BytesIO(handle.read()))
         png.load()
-    assert png.format == "PNG" and "Steps:" in png.text["parameters"]
+    assert isinstance(png, PngImageFile) and "Steps:" in png.text["parameters"]
     return job, np.asarray(png.convert("RGB")).astype(int)
 
 

@@ -51,7 +51,8 @@ def test_switching_teams(client, alice):
 def test_switching_to_a_team_i_am_not_in_changes_nothing(client, alice, charlie):
     other = Team.objects.get(name="Studio B")
     login(client, "alice").post(reverse("switch_team"), {"team": other.id})
-    assert Profile.objects.get(user=alice).active_team.name == "Studio A"
+    active = Profile.objects.get(user=alice).active_team
+    assert active is not None and active.name == "Studio A"
 
 
 def test_an_open_redirect_is_refused(client, alice):

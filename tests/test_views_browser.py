@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def page(browser, live_server_process):
-    errors = []
+    errors: list[str] = []
     page = sign_in_as(browser, live_server_process.url, "alice", errors=errors)
     yield page
     page.context.close()
@@ -84,7 +84,9 @@ def test_the_mask_is_painted_and_sent_at_the_source_size(page, tmp_path):
     data = page.evaluate("sessionStorage.getItem('mask')")
     mask = PILImage.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1])))
     assert mask.size == (96, 64)
-    colors = {color for _, color in mask.convert("L").getcolors()}
+    counts = mask.convert("L").getcolors()  # None only past 256 colours, which mode L cannot have
+    assert counts is not None
+    colors = {color for _, color in counts}
     assert colors == {0, 255}  # black keeps, white repaints
 
 

@@ -68,8 +68,8 @@ def test_a_valid_post_queues_a_job_with_the_effective_steps(alice_client, alice)
     assert job.owner == alice
     assert job.status == Job.Status.QUEUED
     assert job.total_steps == 20
-    assert job.request["seed"] == 77
-    assert job.request["positivePrompt"] == "a lighthouse at dusk"
+    assert job.params["seed"] == 77
+    assert job.params["positivePrompt"] == "a lighthouse at dusk"
 
 
 def test_image_to_image_stores_the_upload_and_the_steps_that_run(alice_client):
@@ -80,8 +80,8 @@ def test_image_to_image_stores_the_upload_and_the_steps_that_run(alice_client):
     job = Job.objects.get()
     assert job.task_type == "imageToImage"
     assert job.total_steps == 28  # int(50 * 0.58): the float trap
-    assert Upload.objects.filter(id=job.request["seedImage"]).exists()
-    assert (job.request["width"], job.request["height"]) == (64, 64)
+    assert Upload.objects.filter(id=job.params["seedImage"]).exists()
+    assert (job.params["width"], job.params["height"]) == (64, 64)
 
 
 def test_a_gallery_image_can_be_the_source(alice_client, alice, make_image):
@@ -89,7 +89,7 @@ def test_a_gallery_image_can_be_the_source(alice_client, alice, make_image):
     response = _post(alice_client, "image-to-image", strength="0.5", width=None, height=None,
                      seedImageId=str(image.id))
     assert response.status_code == 302
-    assert Job.objects.get(task_type="imageToImage").request["seedImage"] == str(image.id)
+    assert Job.objects.get(task_type="imageToImage").params["seedImage"] == str(image.id)
 
 
 def test_image_tasks_need_a_source(alice_client):
@@ -101,7 +101,8 @@ def test_image_tasks_need_a_source(alice_client):
 
 def test_inpainting_with_no_effective_step_is_refused(alice_client):
     response = _post(alice_client, "inpainting", steps="10", strength="0.05", width=None, height=None,
-                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+                     seedImage=_upload("s.png", png_bytes(64, 64)),
+                     maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
     assert response.status_code == 400
     assert 'id="strength-error"' in response.content.decode()
     assert not Job.objects.exists()
@@ -109,16 +110,18 @@ def test_inpainting_with_no_effective_step_is_refused(alice_client):
 
 def test_inpainting_takes_a_painted_mask(alice_client):
     response = _post(alice_client, "inpainting", steps="20", strength="0.75", width=None, height=None,
-                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+                     seedImage=_upload("s.png", png_bytes(64, 64)),
+                     maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.total_steps == 15
-    assert Upload.objects.filter(id=job.request["maskImage"]).exists()
+    assert Upload.objects.filter(id=job.params["maskImage"]).exists()
 
 
 def test_inpainting_keeps_an_uploaded_source_when_the_form_comes_back(alice_client):
     response = _post(alice_client, "inpainting", positivePrompt="", strength="0.75", width=None, height=None,
-                     seedImage=_upload("s.png", png_bytes(64, 64)), maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
+                     seedImage=_upload("s.png", png_bytes(64, 64)),
+                     maskImageData=_data_uri(png_bytes(64, 64, (255, 255, 255))))
     assert response.status_code == 400
     body = response.content.decode()
     assert 'name="seedImageData" value="data:image/png;base64,' in body
@@ -130,8 +133,8 @@ def test_outpainting_sends_the_sides_as_integers(alice_client):
                      outpaintTop="0", outpaintRight="256", outpaintBottom="64", outpaintLeft="0", outpaintBlur="8")
     assert response.status_code == 302
     job = Job.objects.get()
-    assert job.request["outpaint"] == {"top": 0, "right": 256, "bottom": 64, "left": 0, "blur": 8}
-    assert (job.request["width"], job.request["height"]) == (384, 192)
+    assert job.params["outpaint"] == {"top": 0, "right": 256, "bottom": 64, "left": 0, "blur": 8}
+    assert (job.params["width"], job.params["height"]) == (384, 192)
 
 
 def test_outpainting_refuses_sides_off_the_grid(alice_client):

@@ -9,11 +9,11 @@ from webapp.studio.models import Job
 @pytest.fixture
 def make_job(builtin_model):
     def make(owner, *, status="queued", visibility="team", steps=20, total=20, prompt="a lighthouse", **extra):
-        request = {"taskType": "imageInference", "model": builtin_model.air, "positivePrompt": prompt, "steps": steps,
-                   "CFGScale": 7.0, "scheduler": "Euler", "seed": 99, "numberResults": 1, "width": 512, "height": 512}
-        request.update(extra.pop("request", {}))
+        params = {"taskType": "imageInference", "model": builtin_model.air, "positivePrompt": prompt, "steps": steps,
+                  "CFGScale": 7.0, "scheduler": "Euler", "seed": 99, "numberResults": 1, "width": 512, "height": 512}
+        params.update(extra.pop("params", {}))
         return Job.objects.create(owner=owner, team=active_team(owner), visibility=visibility, task_type="textToImage",
-                                  model=builtin_model, request=request, status=status, total_steps=total, **extra)
+                                  model=builtin_model, params=params, status=status, total_steps=total, **extra)
     return make
 
 

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
     node = shutil.which("node")
     require(node is not None, "Node.js is not installed")
+    assert node is not None  # require() has skipped (or failed) the test otherwise
     cases = [
         (architecture, task, steps, f"{hundredths / 100:.2f}", order)
         for architecture in ("sd15", "flux1d")
@@ -44,7 +45,9 @@ def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
         'useVocabulary(JSON.parse(readFileSync(process.argv[3], "utf8")));\n'
         'const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));\n'
         "const out = cases.map(([architecture, taskType, steps, strength, schedulerOrder]) => {\n"
-        "  const plan = effectiveSteps({ architecture, taskType, steps, strength: parseFloat(strength), schedulerOrder });\n"
+        "  const plan = effectiveSteps({\n"
+        "    architecture, taskType, steps, strength: parseFloat(strength), schedulerOrder,\n"
+        "  });\n"
         "  return [plan.steps, plan.evaluations, plan.firstStep];\n"
         "});\n"
         "process.stdout.write(JSON.stringify(out));\n"
@@ -53,6 +56,6 @@ def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
                              str(tmp_path / "vocabulary.json")],
                             capture_output=True, text=True, timeout=60, check=True)
     actual = json.loads(result.stdout)
-    mismatches = [(case, want, got) for case, want, got in zip(cases, expected, actual) if want != got]
     assert len(actual) == len(cases)
+    mismatches = [(case, want, got) for case, want, got in zip(cases, expected, actual, strict=True) if want != got]
     assert not mismatches, mismatches[:10]

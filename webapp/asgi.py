@@ -1,6 +1,7 @@
 """ASGI entry point: Django for HTTP, Channels for the websockets."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -15,6 +16,16 @@ from django.urls import path, re_path  # noqa: E402
 from webapp.api.consumers import RunwareConsumer  # noqa: E402
 from webapp.studio.consumers import GalleryConsumer, JobConsumer  # noqa: E402
 
+
+def ws_path(route: str, app: Any, *, regex: bool = False) -> Any:
+    """`path` (or `re_path`) for an ASGI app in a channels `URLRouter`, as channels documents it.
+
+    The stubs cannot type this call: django-stubs only accepts an HTTP view here, and types-channels
+    wants a pattern class of its own that `path` never returns.
+    """
+    return (re_path if regex else path)(route, app)
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
@@ -22,22 +33,23 @@ application = ProtocolTypeRouter(
             [
                 # The Runware API authenticates with API keys, not cookies, and is used by
                 # non-browser clients without an Origin header: no origin check there.
-                path("v1", RunwareConsumer.as_asgi()),
-                path("v1/", RunwareConsumer.as_asgi()),
-                # re_path, not path: the origin validator hides the inner URLRouter, so channels
+                ws_path("v1", RunwareConsumer.as_asgi()),
+                ws_path("v1/", RunwareConsumer.as_asgi()),
+                # A regex (re_path), not path: the origin validator hides the inner URLRouter, so channels
                 # would treat path("ws/") as an endpoint and never match /ws/jobs/<id>/.
-                re_path(
+                ws_path(
                     r"^ws/",
                     AllowedHostsOriginValidator(
                         AuthMiddlewareStack(
                             URLRouter(
                                 [
-                                    path("jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
-                                    path("gallery/", GalleryConsumer.as_asgi()),
+                                    ws_path("jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
+                                    ws_path("gallery/", GalleryConsumer.as_asgi()),
                                 ]
                             )
                         )
                     ),
+                    regex=True,
                 ),
             ]
         ),

@@ -8,6 +8,7 @@ whole app to PostgreSQL and Redis without a code change.
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -63,7 +64,9 @@ def _secret_key():
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -130,7 +133,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "stepwise.sqlite3",
+            "NAME": str(DATA_DIR / "stepwise.sqlite3"),
             "OPTIONS": SQLITE_OPTIONS,
             "TEST": {"NAME": DATA_DIR / "test-stepwise.sqlite3"},
         }
@@ -158,7 +161,7 @@ else:
     INSTALLED_APPS.append("channels_lite")
     DATABASES["channels"] = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "channels.sqlite3",
+        "NAME": str(DATA_DIR / "channels.sqlite3"),
         "OPTIONS": SQLITE_OPTIONS,
         "TEST": {"NAME": DATA_DIR / "test-channels.sqlite3"},
     }
@@ -203,7 +206,7 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # Media is never served from a public URL: it goes through views that check access.
 MEDIA_ROOT = Path(os.environ.get("STEPWISE_MEDIA_DIR") or DATA_DIR / "media").resolve()
 MEDIA_URL = "/media-not-served/"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

@@ -17,8 +17,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TypedDict
 
 from generation.builtin.shapes import EXAMPLE_PROMPTS, VOCABULARY
 
@@ -26,10 +27,23 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "model"
 BUILTIN_DIRNAME = "stepwise-shapes-sd15"
 MARKER = ".stepwise-builtin"
 
+
+class CatalogDefaults(TypedDict):
+    name: str
+    architecture: str
+    default_steps: int
+    default_cfg: float
+    default_scheduler: str
+    default_width: int
+    default_height: int
+    min_steps: int
+    max_steps: int
+
+
 # What the catalog entry offers for it. Guidance is low: with this model, image tasks keep their
 # source best at low CFG (at 6 the background already changes at strength 0.2), and text-to-image
 # colours are right from about 4 up.
-CATALOG_DEFAULTS = {
+CATALOG_DEFAULTS: CatalogDefaults = {
     "name": "Stepwise Shapes (built-in)",
     "architecture": "sd15",
     "default_steps": 20,

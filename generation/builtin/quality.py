@@ -56,7 +56,8 @@ class TextToImageReport:
 
     def per_colour(self) -> dict[str, float]:
         """For each colour, how often it was read right wherever it was asked for (shape or background)."""
-        right, asked = defaultdict(int), defaultdict(int)
+        right: defaultdict[str, int] = defaultdict(int)
+        asked: defaultdict[str, int] = defaultdict(int)
         for scene, reading in self.readings:
             for wanted, got in ((scene.background, reading.background), (scene.colour, reading.colour)):
                 asked[wanted] += 1

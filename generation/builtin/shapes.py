@@ -123,7 +123,7 @@ def _convex_hull_area(points: np.ndarray) -> float:
         return 0.0
 
     def half(seq):
-        hull = []
+        hull: list[tuple[int, ...]] = []
         for p in seq:
             while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
                                       - (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])) <= 0:

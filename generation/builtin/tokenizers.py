@@ -6,8 +6,10 @@ tokenizer is made with.
 """
 
 import functools
+import itertools
 import string
 from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from generation.builtin import shapes
 
@@ -49,23 +51,23 @@ def byte_alphabet() -> list[str]:
     return symbols
 
 
-def learn_merges(words: list[list[str]]) -> list[tuple[str, str]]:
+def learn_merges(words: Iterable[Sequence[str]]) -> list[tuple[str, str]]:
     """Plain BPE training: merge the most frequent adjacent pair until every word is one symbol.
 
     Ties go to the alphabetically first pair, so every machine gets the same merges (the
     `tokenizers` trainer breaks ties by hash order). Learnt merges never get in each other's way
     the way hand-written ones do ("t o" for "to" stopping "photo" halfway).
     """
-    words = [list(word) for word in words]
-    merges = []
+    symbols = [list(word) for word in words]
+    merges: list[tuple[str, str]] = []
     while True:
-        words = [word for word in words if len(word) > 1]  # finished words have no pairs left
-        counts = Counter(pair for word in words for pair in zip(word, word[1:]))
+        symbols = [word for word in symbols if len(word) > 1]  # finished words have no pairs left
+        counts = Counter(pair for word in symbols for pair in itertools.pairwise(word))
         if not counts:
             return merges
         best = min(counts, key=lambda pair: (-counts[pair], pair))
         merges.append(best)
-        for word in words:
+        for word in symbols:
             i = 0
             while i < len(word) - 1:
                 if (word[i], word[i + 1]) == best:

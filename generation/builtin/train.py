@@ -184,9 +184,10 @@ class Trainer:
         self.phase = "vae"
         self.step = 0
         self.scaling_factor = 1.0
-        self.optimizer = None
+        self.optimizer: torch.optim.Optimizer | None = None  # the phase's; see _optimizer_for_phase
         self.rng = random.Random(plan.seed)
-        self.log_file = open(workdir / "train.log", "a", buffering=1)
+        # Open for the trainer's lifetime (one line per record), so not a `with` block.
+        self.log_file = open(workdir / "train.log", "a", buffering=1)  # noqa: SIM115
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -215,6 +216,8 @@ class Trainer:
             log.warning("Plan changed since the checkpoint: %s -> %s", state["plan"], asdict(self.plan))
         self.phase, self.step, self.scaling_factor = state["phase"], state["step"], state["scaling_factor"]
         self.vae.load_state_dict(state["vae"])
+        if self.phase != "vae":
+            self._freeze_vae()
         self.unet.load_state_dict(state["unet"])
         self.ema.load_state_dict(state["ema"])
         self._optimizer_for_phase()
@@ -223,6 +226,12 @@ class Trainer:
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         return True
+
+    @property
+    def active_optimizer(self) -> torch.optim.Optimizer:
+        """The current phase's optimizer: `run` and `load` create it before any step."""
+        assert self.optimizer is not None, "no optimizer before _optimizer_for_phase"
+        return self.optimizer
 
     def _optimizer_for_phase(self):
         params = self.vae.parameters() if self.phase == "vae" else self.unet.parameters()
@@ -234,8 +243,10 @@ class Trainer:
 
     # -- phases -------------------------------------------------------------------------------
 
-    def run(self, *, until_minutes: float | None = None):
+    def run(self, *, until_minutes: float | None = None, max_steps: int | None = None):
+        """Train phase after phase; stop (resumably) after `until_minutes` or `max_steps` steps."""
         deadline = time.monotonic() + until_minutes * 60 if until_minutes else None
+        self.steps_left = max_steps
         if self.optimizer is None:
             self._optimizer_for_phase()
         for phase in ("vae", "unet_128", "unet_256"):
@@ -250,12 +261,17 @@ class Trainer:
     def _next_phase(self):
         order = ["vae", "unet_128", "unet_256", "done"]
         if self.phase == "vae":
-            _as_shipped(self.vae).eval().requires_grad_(False)
+            self._freeze_vae()
             self.scaling_factor = self._measure_scaling_factor()
         self.phase = order[order.index(self.phase) + 1]
         self.step = 0
         self._optimizer_for_phase()
         self.save()
+
+    def _freeze_vae(self) -> None:
+        # The same state whether the run went on or was resumed: frozen parameters can take other
+        # CPU kernels than trainable ones, and even a last-bit difference changes the latent pools.
+        _as_shipped(self.vae).eval().requires_grad_(False)
 
     def _measure_scaling_factor(self) -> float:
         pixels, _ = draw_batch(random.Random(self.plan.seed + 1), 64, 256)
@@ -291,13 +307,15 @@ class Trainer:
                 mean = float(np.mean(losses))
                 losses.clear()
                 bar.set_postfix(loss=f"{mean:.4f}")
-                self.record(loss=mean, lr=self.optimizer.param_groups[0]["lr"])
+                self.record(loss=mean, lr=self.active_optimizer.param_groups[0]["lr"])
             if self.phase == "vae" and self.step % 500 == 0:
                 self.record(psnr=self.vae_psnr())
             if time.monotonic() - last_save > 300:
                 self.save()
                 last_save = time.monotonic()
-            if deadline and time.monotonic() > deadline:
+            if self.steps_left is not None:
+                self.steps_left -= 1
+            if (deadline and time.monotonic() > deadline) or self.steps_left == 0:
                 bar.close()
                 return False
         bar.close()
@@ -314,7 +332,7 @@ class Trainer:
         else:
             progress = (self.step - warmup) / max(1, total - warmup)
             factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-        for group in self.optimizer.param_groups:
+        for group in self.active_optimizer.param_groups:
             group["lr"] = 1e-3 * factor
 
     def _vae_step(self) -> float:
@@ -326,10 +344,10 @@ class Trainer:
         posterior = self.vae.encode(pixels).latent_dist
         decoded = self.vae.decode(posterior.sample()).sample
         loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.active_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
-        self.optimizer.step()
+        self.active_optimizer.step()
         return loss.item()
 
     @torch.no_grad()
@@ -365,13 +383,13 @@ class Trainer:
         snr = alphas / (1 - alphas).clamp(min=1e-8)
         weight = (5.0 / (snr + 1)).clamp(max=1.0)
         loss = (weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.active_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.unet.parameters(), 1.0)
-        self.optimizer.step()
+        self.active_optimizer.step()
         decay = min(0.999, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.unet.parameters()):
+            for e, p in zip(self.ema.parameters(), self.unet.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
         return loss.item()
 
@@ -449,7 +467,8 @@ def main(argv=None):
                  threads=args.threads)
 
 
-def train(*, workdir: Path, out: Path, minutes: float | None = None, export_only: bool = False,
+def train(*, workdir: Path, out: Path, minutes: float | None = None, max_steps: int | None = None,
+          export_only: bool = False,
           threads: int | None = None, plan: Plan | None = None) -> bool:
     """Train (or resume) and export. Returns True when every phase is done."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -462,7 +481,7 @@ def train(*, workdir: Path, out: Path, minutes: float | None = None, export_only
     log.info("%s at phase %s, step %d", "Resumed" if resumed else "Starting", trainer.phase, trainer.step)
     finished = trainer.phase == "done"
     if not export_only and not finished:
-        finished = trainer.run(until_minutes=minutes)
+        finished = trainer.run(until_minutes=minutes, max_steps=max_steps)
     if trainer.phase not in ("vae",):
         trainer.export(out)
         log.info("Model written to %s", out)

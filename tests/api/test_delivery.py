@@ -2,8 +2,8 @@
 
 import uuid
 
-from webapp.api.protocol.delivery import mark_delivered, pending_deliveries
 from webapp.api.models import ApiTask
+from webapp.api.protocol.delivery import mark_delivered, pending_deliveries
 from webapp.api.services import api_key_create, session_open
 
 

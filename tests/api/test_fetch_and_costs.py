@@ -87,7 +87,8 @@ def test_a_url_seed_image_works_when_fetching_is_enabled(settings, image_server,
     settings.STEPWISE_URL_FETCH_ALLOW_PRIVATE = True
     valid = validate_inference({"positivePrompt": "a cat", "seedImage": f"{image_server}/ok.png", "strength": 0.5},
                                user=alice)
-    assert valid.task_type == "imageToImage" and valid.seed_image.image.size == (128, 128)
+    assert valid.task_type == "imageToImage"
+    assert valid.seed_image is not None and valid.seed_image.image.size == (128, 128)
 
 
 def test_costs_add_up_to_the_jobs_gpu_seconds(settings, alice, make_image):

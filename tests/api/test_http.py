@@ -140,7 +140,7 @@ def test_sync_inference_waits_and_returns_every_image(client, alice, alice_key, 
     from webapp.studio.models import Job
 
     job = Job.objects.get(api_task_uuid=tid)
-    assert job.owner == alice and job.source == "api" and job.status == "succeeded"
+    assert job.owner == alice and job.origin == "api" and job.status == "succeeded"
     # The costs of a request add up to its GPU seconds at the admin's price.
     assert sum(i["cost"] for i in items) == pytest.approx(job.gpu_seconds / 3600 * 3.6, abs=1e-6)
     # The URL needs no session, and serves the requested format.

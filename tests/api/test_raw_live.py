@@ -77,7 +77,8 @@ def inference(**fields):
 
 
 def collect_until_results(socket, task_uuid, count):
-    messages, results = [], []
+    messages: list[dict] = []
+    results: list[dict] = []
     while len(results) < count:
         message = receive(socket)
         assert "errors" not in message, message

@@ -129,7 +129,7 @@ async def test_it_generates_one_result_per_image_as_each_is_done(alice, alice_ke
     await communicator.send_json_to([t2i(taskUUID=tid, numberResults=2, seed=77, includeCost=True)])
     assert await communicator.receive_nothing(timeout=0.3)
     job = await job_for(tid)
-    assert job.owner_id == alice.id and job.source == "api"
+    assert job.owner_id == alice.id and job.origin == "api"
     await run_job(job.id)
     first = await communicator.receive_json_from(timeout=10)
     second = await communicator.receive_json_from(timeout=10)
@@ -353,7 +353,7 @@ async def test_it_uploads_images_and_uses_them_as_seed_images(alice_key, builtin
     await communicator.send_json_to([t2i(taskUUID=tid, seedImage=item["imageUUID"], strength=0.75)])
     job = await job_for(tid)
     assert job.task_type == "imageToImage"
-    assert job.request["seedImage"] == item["imageUUID"]
+    assert job.params["seedImage"] == item["imageUUID"]
     await communicator.disconnect()
 
 

@@ -6,7 +6,6 @@ tests load a single-file checkpoint without downloading one.
 
 from pathlib import Path
 
-
 # diffusers resnet parameter names -> original (LDM) UNet names
 _UNET_RESNET = {
     "norm1": "in_layers.0",

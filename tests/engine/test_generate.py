@@ -1,15 +1,17 @@
 """Generation end to end on tiny real pipelines: determinism, previews, cancellation, inpainting,
 outpainting, single-file checkpoints and the errors the worker relies on."""
 
+import itertools
+
 import diffusers
 import numpy as np
 import pytest
 import torch
 
 from generation import engine as engine_module
-from tests.engine.ldm_export import export_sd15_single_file
 from generation.engine import Engine, GenerationCancelled, ModelLoadError, ModelSource, OutOfMemory
 from tests.engine.helpers import Recorder, center_mask, make_input, never, pattern_image
+from tests.engine.ldm_export import export_sd15_single_file
 
 
 def generate(engine, source, inp, should_cancel=never):
@@ -63,7 +65,7 @@ def test_every_step_brings_a_latent_resolution_rgb_preview(engine, source, famil
 def test_previews_follow_the_run(engine, source):
     _, recorder = generate(engine, source("sd15"), make_input(steps=4))
     previews = [preview for _, _, preview in recorder.calls]
-    assert all(not np.array_equal(a, b) for a, b in zip(previews, previews[1:]))
+    assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(previews))
 
 
 # -- Cancellation -------------------------------------------------------------------------------

@@ -35,15 +35,16 @@ def _setting(name, default):
 
 class RunwareConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        self.client = None  # Client once authenticated
+        self.client: Client | None = None  # once authenticated
         self.watched = {}  # job id -> watch_info dict
         self.last_activity = time.monotonic()
         self.deliver_lock = asyncio.Lock()
-        self.base_url = self._base_url()
-        if self.base_url is None:
+        base_url = self._base_url()
+        if base_url is None:
             # The same Host check as HTTP: image URLs are built from it.
             await self.close()
             return
+        self.base_url: str = base_url
         await self.accept()
         self.ticker = asyncio.create_task(self._tick())
 
@@ -65,9 +66,10 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             ticker.cancel()
         for job_id in list(getattr(self, "watched", {})):
             await self.channel_layer.group_discard(events.job_group(job_id), self.channel_name)
-        if getattr(self, "client", None) is not None and self.client.session_id:
+        client = getattr(self, "client", None)
+        if client is not None and client.session_id:
             await database_sync_to_async(services.session_detach)(
-                session_id=self.client.session_id, channel_name=self.channel_name)
+                session_id=client.session_id, channel_name=self.channel_name)
 
     # Receiving ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import connections, transaction
@@ -42,7 +43,7 @@ def model_source(entry: ModelEntry) -> ModelSource:
 def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     """Run one claimed job to the end on `engine`; every failure becomes an outcome, not an exception.
 
-    1. Prepare the engine inputs from the stored request.
+    1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
     3. Generate each image with a progress publisher off the denoising thread.
     4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done.
@@ -50,13 +51,13 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
        (the worker is stopping and the job goes back in the queue).
     """
     job = Job.objects.select_related("model").get(id=job_id)
-    request = job.request
+    params = job.params
     gpu_started = time.monotonic()
     try:
         # 1. Inputs
         source = model_source(job.model)
-        seed_image = _open_source(request["seedImage"]) if request.get("seedImage") else None
-        mask_image = _open_source(request["maskImage"]) if request.get("maskImage") else None
+        seed_image = _open_source(params["seedImage"]) if params.get("seedImage") else None
+        mask_image = _open_source(params["maskImage"]) if params.get("maskImage") else None
 
         # 2. Model
         try:
@@ -69,29 +70,29 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
 
         # 3-4. Images, one at a time so each is delivered as soon as it is done
         for index in range(job.images_done, job.number_results):
-            seed = request["seed"] + index
+            seed = params["seed"] + index
             inputs = GenerationInput(
                 task_type=job.task_type,
-                prompt=request["positivePrompt"],
-                negative_prompt=request.get("negativePrompt"),
-                width=request["width"],
-                height=request["height"],
-                steps=request["steps"],
-                cfg_scale=request["CFGScale"],
-                scheduler=request["scheduler"],
+                prompt=params["positivePrompt"],
+                negative_prompt=params.get("negativePrompt"),
+                width=params["width"],
+                height=params["height"],
+                steps=params["steps"],
+                cfg_scale=params["CFGScale"],
+                scheduler=params["scheduler"],
                 seed=seed,
-                strength=request.get("strength"),
+                strength=params.get("strength"),
                 seed_image=seed_image,
                 mask_image=mask_image,
-                outpaint=request.get("outpaint"),
+                outpaint=params.get("outpaint"),
             )
             started = time.monotonic()
             publisher = _publisher_for(job)
             try:
                 image = engine.generate(
                     source, inputs,
-                    on_step=lambda step, total, preview, index=index: publisher.submit(step, total, index, preview),
-                    should_cancel=lambda: publisher.cancelled.is_set() or shutdown.is_set(),
+                    on_step=lambda step, total, preview, i=index, p=publisher: p.submit(step, total, i, preview),
+                    should_cancel=lambda p=publisher: p.cancelled.is_set() or shutdown.is_set(),
                 )
             finally:
                 publisher.close()
@@ -133,9 +134,11 @@ def _publisher_for(job: Job) -> ProgressPublisher:
     group = events.job_group(job_id)
     # Watchers get every step over the channel layer; the job row (what a reconnecting browser
     # reads) is written at most every quarter second, and at the last step.
-    state = {"written_at": 0.0, "preview": None}
+    written_at = 0.0
+    unwritten_preview: bytes | None = None  # the newest preview the row does not have yet
 
     def deliver(batch):
+        nonlocal written_at, unwritten_preview
         messages = []
         for event in batch:
             preview_uri = None
@@ -150,15 +153,15 @@ def _publisher_for(job: Job) -> ProgressPublisher:
         newest = batch[-1]
         previews = [e.preview_jpeg for e in batch if e.preview_jpeg is not None]
         if previews:
-            state["preview"] = previews[-1]
+            unwritten_preview = previews[-1]
         now = time.monotonic()
-        if now - state["written_at"] < DB_PROGRESS_INTERVAL and newest.step < newest.total:
+        if now - written_at < DB_PROGRESS_INTERVAL and newest.step < newest.total:
             return
-        update = {"step": newest.step}
-        if state["preview"] is not None:
-            update["preview"], state["preview"] = state["preview"], None
+        update: dict[str, Any] = {"step": newest.step}
+        if unwritten_preview is not None:
+            update["preview"], unwritten_preview = unwritten_preview, None
         Job.objects.filter(id=job_id, status=Job.Status.RUNNING).update(**update)
-        state["written_at"] = now
+        written_at = now
 
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
@@ -167,12 +170,12 @@ def _publisher_for(job: Job) -> ProgressPublisher:
 
 
 def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
-    request = job.request
-    parameters = a1111_parameters(request, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
+    params = job.params
+    parameters = a1111_parameters(params, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
     row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
                 seed=seed, width=image.width, height=image.height, seconds=seconds)
-    row.file.save(f"{row.id}.png", ContentFile(png_bytes(image, parameters=parameters, request={**request, "seed": seed})),
-                  save=False)
+    png = png_bytes(image, parameters=parameters, stepwise={**params, "seed": seed})
+    row.file.save(f"{row.id}.png", ContentFile(png), save=False)
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
     with transaction.atomic():
         row.save()

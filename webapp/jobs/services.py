@@ -40,11 +40,11 @@ def upload_create(*, user, image) -> Upload:
     return Upload.objects.get(id=_store_source(user=user, team=active_team(user), source=SourceImage(image=image)))
 
 
-def job_create(*, user, valid: ValidRequest, visibility: str | None = None, source: str = "web") -> Job:
+def job_create(*, user, valid: ValidRequest, visibility: str | None = None, origin: str = Job.Origin.WEB) -> Job:
     """Store a validated request as a queued Job and enqueue it once the transaction commits.
 
     1. Refuse when the user already has too many queued jobs.
-    2. Store new source images, and the request that refers to them by id.
+    2. Store new source images, and the parameters that refer to them by id.
     3. Create the job with its effective step count as the progress total.
     4. On commit: enqueue on the generation queue with a fair priority, then notify watchers.
     """
@@ -75,11 +75,11 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, sour
             visibility=visibility if team else Visibility.PRIVATE,
             task_type=valid.task_type,
             model=valid.model,
-            request=params,
+            params=params,
             total_steps=valid.plan.steps,
             number_results=params["numberResults"],
             priority=max(-100, -queued),
-            source=source,
+            origin=origin,
             api_task_uuid=params.get("taskUUID", ""),
         )
         # 4. Side effects after commit

@@ -32,7 +32,8 @@ class ModelEntryAdmin(admin.ModelAdmin):
     readonly_fields = ["is_default", "builtin", "load_error", "last_load_seconds", "created_at"]
     actions = ["test_load", "make_default"]
     fieldsets = [
-        (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes", "example_prompts", "preview"]}),
+        (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes",
+                           "example_prompts", "preview"]}),
         ("Source", {"fields": ["path", "config_path"],
                     "description": "A diffusers folder, or a single .safetensors file (with a local config folder "
                                    "when the hub cannot be reached)."}),
@@ -76,7 +77,7 @@ class ModelEntryAdmin(admin.ModelAdmin):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "task_type", "model", "status", "step", "total_steps", "queued_at", "worker_id"]
-    list_filter = ["status", "task_type", "source"]
+    list_filter = ["status", "task_type", "origin"]
     search_fields = ["id", "owner__username"]
     readonly_fields = [f.name for f in Job._meta.fields if f.name != "preview"]
     exclude = ["preview"]

@@ -55,8 +55,8 @@ class GalleryConsumer(AsyncJsonWebsocketConsumer):
     """`/ws/gallery/`: new images from the user's teams, and the user's own job updates."""
 
     async def connect(self):
-        user = self.scope["user"]
-        if not user.is_authenticated:
+        user = self.scope["user"]  # None only outside AuthMiddlewareStack: then nobody is signed in
+        if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
         team_ids = await database_sync_to_async(access.team_ids)(user)

@@ -1,5 +1,7 @@
 """Data every page's shell needs: the user's teams for the switcher, and which section is open."""
 
+from typing import Any
+
 from webapp.studio import access
 
 SECTIONS = {
@@ -20,7 +22,7 @@ SECTIONS = {
 def studio(request):
     user = getattr(request, "user", None)
     match = getattr(request, "resolver_match", None)
-    context = {"nav_section": SECTIONS.get(match.url_name if match else "", "")}
+    context: dict[str, Any] = {"nav_section": SECTIONS.get(match.url_name if match else "", "")}
     if user is None or not user.is_authenticated:
         return context
     memberships = list(user.memberships.select_related("team").order_by("team__name"))

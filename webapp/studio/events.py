@@ -75,7 +75,7 @@ def image_summary(image) -> dict:
 
 def phase(job, step: int) -> dict:
     """The product document's phase for this step, by its place in the full schedule."""
-    first_step = job.request.get("steps", job.total_steps) - job.total_steps + 1
+    first_step = job.params.get("steps", job.total_steps) - job.total_steps + 1
     name, description = phase_for_step(first_step + max(step, 1) - 1)
     return {"name": name, "description": description}
 
@@ -90,7 +90,7 @@ def job_snapshot(job) -> dict:
         "taskType": job.task_type,
         "step": job.step,
         "totalSteps": job.total_steps,
-        "requestedSteps": job.request.get("steps"),
+        "requestedSteps": job.params.get("steps"),
         "imagesDone": job.images_done,
         "numberResults": job.number_results,
         "queuePosition": queue_position(job),

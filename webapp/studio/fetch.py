@@ -38,7 +38,8 @@ def _check_url(url: str) -> None:
     except (socket.gaierror, UnicodeError):
         raise ImageDecodeError(f"could not be fetched: unknown host {parts.hostname}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        # An IPv4 or IPv6 socket address: its host is a string ("fe80::1%eth0" with a zone).
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             raise ImageDecodeError(f"could not be fetched: {parts.hostname} is a private or local address")
 

@@ -5,6 +5,7 @@ already name Runware fields, which are also the form's input names.
 """
 
 import base64
+from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
@@ -47,7 +48,7 @@ def _image(files, post, name):
 
 def inference_payload(post, files, task_type) -> dict:
     """Build the request dict from the create form; the validator does all the checking."""
-    payload = {"outputType": "URL", "outputFormat": "PNG"}
+    payload: dict[str, Any] = {"outputType": "URL", "outputFormat": "PNG"}
     for name in FIELDS:
         value = post.get(name, "").strip()
         if value != "":
@@ -83,7 +84,7 @@ def form_limit_errors(payload) -> list[FieldError]:
 
 def values_from_post(post, files, payload, errors) -> dict:
     """What the re-rendered form shows: the user's own values, and their upload kept inline."""
-    values = {key: post.get(key, "") for key in post.keys() if key != "csrfmiddlewaretoken"}
+    values = {key: post.get(key, "") for key in post if key != "csrfmiddlewaretoken"}
     for name in ("seedImage", "maskImage"):
         data = payload.get(name)
         if isinstance(data, bytes) and name not in errors and len(data) <= KEEP_UPLOAD_BYTES:

@@ -57,6 +57,8 @@ async def healthz(request):
 def _report(started, channel_layer):
     database = _database_ok()
     workers = []
+    queue_depth: int | None = None
+    running: int | None = None
     if database:
         stale_after = settings.STEPWISE_WORKER_STALE_SECONDS
         now = timezone.now()
@@ -76,8 +78,6 @@ def _report(started, channel_layer):
             })
         queue_depth = Job.objects.filter(status=Job.Status.QUEUED).count()
         running = Job.objects.filter(status=Job.Status.RUNNING).count()
-    else:
-        queue_depth = running = None
     alive = [w for w in workers if w["alive"]]
     ok = database and channel_layer
     body = {

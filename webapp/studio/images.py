@@ -44,7 +44,8 @@ def open_image(data: bytes) -> PILImage.Image:
                 raise ImageDecodeError(f"has format {image.format}; use PNG, JPEG, WEBP, BMP or GIF")
             width, height = image.size
             if width * height > settings.STEPWISE_MAX_IMAGE_PIXELS:
-                raise ImageDecodeError(f"is {width}x{height} pixels, over the limit of {settings.STEPWISE_MAX_IMAGE_PIXELS}")
+                limit = settings.STEPWISE_MAX_IMAGE_PIXELS
+                raise ImageDecodeError(f"is {width}x{height} pixels, over the limit of {limit}")
             image.load()
     except ImageDecodeError:
         raise
@@ -55,13 +56,14 @@ def open_image(data: bytes) -> PILImage.Image:
     return image
 
 
-def png_bytes(image: PILImage.Image, *, parameters: str = "", request: dict | None = None) -> bytes:
-    """A PNG with AUTOMATIC1111's `parameters` text chunk and the full request as JSON."""
+def png_bytes(image: PILImage.Image, *, parameters: str = "", stepwise: dict | None = None) -> bytes:
+    """A PNG with two text chunks, each keyword named for its chunk: AUTOMATIC1111's `parameters`
+    text, and `stepwise`, the job's full parameters as JSON."""
     info = PngImagePlugin.PngInfo()
     if parameters:
         info.add_text("parameters", parameters)
-    if request is not None:
-        info.add_text("stepwise", json.dumps(request, sort_keys=True))
+    if stepwise is not None:
+        info.add_text("stepwise", json.dumps(stepwise, sort_keys=True))
     out = io.BytesIO()
     # Level 1: a quarter of level 6's time for ~15% more bytes; the worker waits on this encode.
     image.save(out, format="PNG", pnginfo=info, compress_level=1)
@@ -89,30 +91,30 @@ def encode(image: PILImage.Image, fmt: str, quality: int = 95) -> tuple[bytes, s
     return out.getvalue(), "image/jpeg"
 
 
-def a1111_parameters(request: dict, *, seed: int, model_name: str, steps_run: int) -> str:
+def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int) -> str:
     """The `parameters` text AUTOMATIC1111 writes and CivitAI reads back."""
-    scheduler = request.get("scheduler", "")
+    scheduler = params.get("scheduler", "")
     sampler, schedule_type = scheduler, ""
     if scheduler.endswith(" Karras"):
         sampler, schedule_type = scheduler[: -len(" Karras")], "Karras"
-    lines = [request.get("positivePrompt", "")]
-    if request.get("negativePrompt"):
-        lines.append(f"Negative prompt: {request['negativePrompt']}")
+    lines = [params.get("positivePrompt", "")]
+    if params.get("negativePrompt"):
+        lines.append(f"Negative prompt: {params['negativePrompt']}")
     fields = [
-        f"Steps: {request['steps']}",
+        f"Steps: {params['steps']}",
         f"Sampler: {sampler}",
     ]
     if schedule_type:
         fields.append(f"Schedule type: {schedule_type}")
     fields += [
-        f"CFG scale: {request['CFGScale']:g}",
+        f"CFG scale: {params['CFGScale']:g}",
         f"Seed: {seed}",
-        f"Size: {request['width']}x{request['height']}",
+        f"Size: {params['width']}x{params['height']}",
         f"Model: {model_name}",
     ]
-    if "strength" in request:
-        fields.append(f"Denoising strength: {request['strength']:g}")
+    if "strength" in params:
+        fields.append(f"Denoising strength: {params['strength']:g}")
     fields.append(f"Steps run: {steps_run}")
-    fields.append(f"AIR: {request['model']}")
+    fields.append(f"AIR: {params['model']}")
     lines.append(", ".join(fields))
     return "\n".join(lines)

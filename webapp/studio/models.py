@@ -146,13 +146,19 @@ class Job(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
+    class Origin(models.TextChoices):
+        """Where the job was submitted: the browser's create page or the Runware-compatible API."""
+
+        WEB = "web", "Web"
+        API = "api", "API"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="jobs")
     team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
     task_type = models.CharField(max_length=20, choices=[(t.key, t.label) for t in TASK_TYPES.values()])
     model = models.ForeignKey(ModelEntry, models.PROTECT, related_name="jobs")
-    request = models.JSONField(help_text="The validated imageInference request (Runware field names).")
+    params = models.JSONField(help_text="The validated imageInference parameters (Runware field names).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(help_text="Denoising steps that really run per image.")
@@ -166,7 +172,7 @@ class Job(models.Model):
     worker_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     gpu_seconds = models.FloatField(default=0)
-    source = models.CharField(max_length=10, default="web")
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.WEB)
     api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
     queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

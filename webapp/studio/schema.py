@@ -10,6 +10,7 @@ Reading single fields is in `fields.py`, seed and mask images in `source_images.
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from generation import schedulers
 from generation.advice import step_advice
@@ -17,6 +18,7 @@ from generation.steps import StepPlan, effective_steps
 from generation.task_types import TASK_TYPES
 from webapp.studio import access
 from webapp.studio.fields import FieldError, FieldErrors, InvalidRequest, read_bool, read_float, read_int
+from webapp.studio.models import ModelEntry
 from webapp.studio.source_images import SourceImage, load_source_image
 
 MAX_SEED = 9223372036854775807
@@ -34,7 +36,7 @@ UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae
 @dataclass
 class ValidRequest:
     task_type: str
-    model: object  # ModelEntry
+    model: ModelEntry
     params: dict  # normalized request; image fields are filled in with ids when stored
     plan: StepPlan
     seed_image: SourceImage | None = None
@@ -149,7 +151,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     defaults = model.defaults()
 
     # 3. Prompts and numbers
-    params = {"taskType": "imageInference", "model": model.air}
+    params: dict[str, Any] = {"taskType": "imageInference", "model": model.air}
     params["positivePrompt"] = _prompt(payload, "positivePrompt", errors, required=True)
     negative = _prompt(payload, "negativePrompt", errors, required=False)
     if negative:
@@ -270,6 +272,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
             ) if item.level == "warn"]
     if errors.items:
         raise InvalidRequest(errors.items)
+    assert plan is not None, "each way to skip the plan adds an error"
     return ValidRequest(task_type=task_type, model=model, params=params, plan=plan,
                         seed_image=seed_image, mask_image=mask_image, advice=advice)
 

@@ -26,7 +26,13 @@ def image_delete(*, image: Image) -> None:
     with transaction.atomic():
         image.delete()
         # The files go only once the row is gone for good.
-        transaction.on_commit(lambda: [f.delete(save=False) for f in files if f])
+        transaction.on_commit(lambda: _delete_files(files))
+
+
+def _delete_files(files) -> None:
+    for f in files:
+        if f:
+            f.delete(save=False)
 
 
 def team_add_member(*, team_name: str, user, admin: bool = False) -> Membership:

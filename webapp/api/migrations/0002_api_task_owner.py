@@ -4,10 +4,13 @@ from django.db import migrations, models
 
 
 def fill_owner(apps, schema_editor):
+    # The database being migrated, not the default one: `serve` migrates every alias (the channel
+    # layer's too), and the default database may already be past later renames of Job's columns.
+    db = schema_editor.connection.alias
     ApiTask = apps.get_model("api", "ApiTask")
-    for task in ApiTask.objects.select_related("job"):
+    for task in ApiTask.objects.using(db).select_related("job"):
         task.owner_id = task.job.owner_id
-        task.save(update_fields=["owner"])
+        task.save(using=db, update_fields=["owner"])
 
 
 class Migration(migrations.Migration):

@@ -61,7 +61,7 @@ def watch_info(api_task: ApiTask) -> dict:
     return {
         "job_id": str(job.id),
         "task_uuid": api_task.task_uuid,
-        "include_progress": bool(job.request.get("includeProgress")),
-        "include_previews": bool(job.request.get("includePreviews")),
+        "include_progress": bool(job.params.get("includeProgress")),
+        "include_previews": bool(job.params.get("includePreviews")),
         "total_steps": job.total_steps,
     }

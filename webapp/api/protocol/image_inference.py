@@ -7,6 +7,7 @@ from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, task_uuid_of
 from webapp.jobs.services import job_create
 from webapp.studio.fields import InvalidRequest
+from webapp.studio.models import Job
 from webapp.studio.schema import OUTPUT_TYPES, validate_inference
 
 
@@ -54,7 +55,7 @@ def image_inference(task, client: Client, *, push: bool, on_created=None) -> tup
     session_id = client.session_id if (push and not is_async) else None
     try:
         with transaction.atomic():
-            job = job_create(user=client.user, valid=valid, source="api")
+            job = job_create(user=client.user, valid=valid, origin=Job.Origin.API)
             api_task = ApiTask.objects.create(
                 job=job, owner=client.user, api_key=client.api_key, task_uuid=task_uuid, output_types=output_types,
                 session_id=session_id, closed=session_id is None,

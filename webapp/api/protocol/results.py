@@ -2,6 +2,7 @@
 
 import base64
 import io
+from typing import Any
 
 from django.conf import settings
 from PIL import Image as PILImage
@@ -40,10 +41,10 @@ def job_costs(job, images) -> dict:
 
 
 def image_item(api_task: ApiTask, image, *, base_url: str, cost=None, status=None) -> dict:
-    request = api_task.job.request
-    fmt = request.get("outputFormat", "JPG")
-    quality = request.get("outputQuality", 95)
-    item = {"taskType": "imageInference", "taskUUID": api_task.task_uuid}
+    params = api_task.job.params
+    fmt = params.get("outputFormat", "JPG")
+    quality = params.get("outputQuality", 95)
+    item: dict[str, Any] = {"taskType": "imageInference", "taskUUID": api_task.task_uuid}
     if status:
         item["status"] = status
     item["imageUUID"] = str(image.id)
@@ -61,7 +62,7 @@ def image_item(api_task: ApiTask, image, *, base_url: str, cost=None, status=Non
         else:
             item["imageDataURI"] = f"data:{mime};base64,{text}"
     item["seed"] = image.seed
-    if request.get("includeCost"):
+    if params.get("includeCost"):
         item["cost"] = cost if cost is not None else 0.0
     return item
 
@@ -90,7 +91,7 @@ def results_for(api_task: ApiTask, *, base_url: str, status=None, start: int = 0
     job = api_task.job
     images = list(job.images.order_by("index"))
     ready = deliverable_images(job, images)
-    costs = job_costs(job, images) if job.request.get("includeCost") else {}
+    costs = job_costs(job, images) if job.params.get("includeCost") else {}
     items = [image_item(api_task, image, base_url=base_url, cost=costs.get(image.id), status=status)
              for image in ready[start:]]
     error = None

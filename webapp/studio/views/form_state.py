@@ -22,25 +22,25 @@ MIN_STEPS, MAX_STEPS = 1, 100
 
 
 def reuse_values(request, task_type, reuse_id):
-    """Form values from an image's (or a job's) request: "reuse these parameters"."""
+    """Form values from an image's (or a job's) parameters: "reuse these parameters"."""
     image = access.images_visible_to(request.user).select_related("job").filter(id=reuse_id).first()
     job = image.job if image else access.jobs_visible_to(request.user).filter(id=reuse_id).first()
     if job is None:
         messages.warning(request, "That image is not available to you, so the form starts from the defaults.")
         return {}
-    req = job.request
-    values = {name: req[name] for name in forms.FIELDS if req.get(name) not in (None, "")}
-    values["seed"] = image.seed if image else req.get("seed")
-    values["numberResults"] = 1 if image else req.get("numberResults", 1)
+    params = job.params
+    values = {name: params[name] for name in forms.FIELDS if params.get(name) not in (None, "")}
+    values["seed"] = image.seed if image else params.get("seed")
+    values["numberResults"] = 1 if image else params.get("numberResults", 1)
     for side in forms.OUTPAINT_SIDES:
-        if side in req.get("outpaint", {}):
-            values[forms.outpaint_input_name(side)] = req["outpaint"][side]
-    if "blur" in req.get("outpaint", {}):
-        values["outpaintBlur"] = req["outpaint"]["blur"]
-    if task_type != TEXT_TO_IMAGE and req.get("seedImage") and source_preview(request.user, req["seedImage"]):
-        values["seedImageId"] = req["seedImage"]
-    if task_type == INPAINTING and req.get("maskImage") and source_preview(request.user, req["maskImage"]):
-        values["maskImageId"] = req["maskImage"]
+        if side in params.get("outpaint", {}):
+            values[forms.outpaint_input_name(side)] = params["outpaint"][side]
+    if "blur" in params.get("outpaint", {}):
+        values["outpaintBlur"] = params["outpaint"]["blur"]
+    if task_type != TEXT_TO_IMAGE and params.get("seedImage") and source_preview(request.user, params["seedImage"]):
+        values["seedImageId"] = params["seedImage"]
+    if task_type == INPAINTING and params.get("maskImage") and source_preview(request.user, params["maskImage"]):
+        values["maskImageId"] = params["maskImage"]
     if task_type == OUTPAINTING:
         values.pop("width", None)
         values.pop("height", None)
@@ -74,12 +74,14 @@ def initial_values(request, task_type, model):
 def initial_plan(values, models, task_type):
     """The step counter's text and the advice, as the page first shows them."""
     model = next((m for m in models if m.air == values.get("model")), None)
+    if model is None:
+        return {"text": "", "advice": []}
     try:
         steps = int(values.get("steps", ""))
         strength = float(values.get("strength") or 1.0)
         spec = schedulers.resolve(values.get("scheduler") or "Default", model.arch.family,
                                   default=model.defaults()["scheduler"])
-    except (AttributeError, ValueError, schedulers.UnknownScheduler):
+    except (ValueError, schedulers.UnknownScheduler):
         return {"text": "", "advice": []}
     plan = effective_steps(architecture=model.architecture, task_type=task_type, steps=steps, strength=strength,
                            scheduler_order=spec.order)

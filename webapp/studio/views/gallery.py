@@ -1,7 +1,6 @@
 """The gallery, and an image's page: who sees it, deleting it, and the parameters that made it."""
 
 import datetime
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,7 +17,12 @@ from webapp.studio.images import a1111_parameters
 from webapp.studio.models import Visibility
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
-    job_plan, model_label, phase_strip, source_preview, task_label, task_slug,
+    job_plan,
+    model_label,
+    phase_strip,
+    source_preview,
+    task_label,
+    task_slug,
 )
 
 GALLERY_PAGE_SIZE = 24
@@ -62,7 +66,7 @@ def gallery(request):
     if until:
         images = images.filter(created_at__date__lte=until)
     if filters["q"]:
-        images = images.filter(job__request__positivePrompt__icontains=filters["q"])
+        images = images.filter(job__params__positivePrompt__icontains=filters["q"])
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -96,26 +100,25 @@ def image_detail(request, image_id):
     image = _get_image(request, image_id)
     job = image.job
     plan, spec = job_plan(job)
-    req = job.request
-    parameters = a1111_parameters(req, seed=image.seed, model_name=job.model.name, steps_run=job.total_steps) \
-        if {"steps", "CFGScale", "width", "height", "model"} <= req.keys() else ""
+    params = job.params
+    a1111_text = a1111_parameters(params, seed=image.seed, model_name=job.model.name, steps_run=job.total_steps) \
+        if {"steps", "CFGScale", "width", "height", "model"} <= params.keys() else ""
     return render(request, "studio/image_detail.html", {
         "image": image,
         "job": job,
-        "req": req,
+        "params": params,
         "plan": plan,
         "spec": spec,
         "convergence": schedulers.CONVERGENCE.get(spec.convergence) if spec else None,
         "phases": phase_strip(plan.requested, plan.first_step) if plan else [],
-        "parameters": parameters,
+        "a1111_text": a1111_text,
         "is_owner": image.owner_id == request.user.id,
         "can_delete": access.can_delete_image(request.user, image),
         "task_slug": task_slug(job.task_type),
         "task_label": task_label(job.task_type),
         "model_label": model_label(job.model),
-        "source_preview": source_preview(request.user, req.get("seedImage")) if req.get("seedImage") else None,
+        "source_preview": source_preview(request.user, params.get("seedImage")) if params.get("seedImage") else None,
         "visibility_choices": Visibility.choices,
-        "request_json": json.dumps({k: v for k, v in req.items()}, indent=2, sort_keys=True),
     })
 
 

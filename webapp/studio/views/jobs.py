@@ -17,7 +17,14 @@ from webapp.studio import access, events
 from webapp.studio.models import Image, Job
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
-    advice_items, job_plan, model_advice, model_label, ordinal, phase_strip, task_label, task_slug,
+    advice_items,
+    job_plan,
+    model_advice,
+    model_label,
+    ordinal,
+    phase_strip,
+    task_label,
+    task_slug,
 )
 
 JOBS_PAGE_SIZE = 20
@@ -59,14 +66,14 @@ def job_detail(request, job_id):
     if plan is not None and plan.steps >= 1:
         # The cautions among the document's tips: the form showed the reassuring ones before submit.
         advice = [item for item in model_advice(job.model, scheduler=spec, task_type=job.task_type,
-                                                 steps=plan.requested, strength=job.request.get("strength"))
+                                                 steps=plan.requested, strength=job.params.get("strength"))
                   if item.level == "warn"]
     images = list(job.images.order_by("index"))
     snapshot = events.job_snapshot(job)
-    seed = job.request.get("seed")
+    seed = job.params.get("seed")
     return render(request, "studio/job_detail.html", {
         "job": job,
-        "req": job.request,
+        "params": job.params,
         "plan": plan,
         "spec": spec,
         "convergence": schedulers.CONVERGENCE.get(spec.convergence) if spec else None,

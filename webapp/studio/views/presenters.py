@@ -105,13 +105,13 @@ def advice_items(advice: list[Advice]) -> list[dict]:
 
 
 def job_plan(job) -> tuple[StepPlan | None, schedulers.SchedulerSpec | None]:
-    """(StepPlan, SchedulerSpec) of a stored job, or (None, None) for a request we cannot read back."""
-    req = job.request
+    """(StepPlan, SchedulerSpec) of a stored job, or (None, None) for parameters we cannot read back."""
+    params = job.params
     try:
-        spec = schedulers.resolve(req.get("scheduler", "Default"), job.model.arch.family,
+        spec = schedulers.resolve(params.get("scheduler", "Default"), job.model.arch.family,
                                   default=job.model.defaults()["scheduler"])
         plan = effective_steps(architecture=job.model.architecture, task_type=job.task_type,
-                               steps=int(req["steps"]), strength=float(req.get("strength", 1.0)),
+                               steps=int(params["steps"]), strength=float(params.get("strength", 1.0)),
                                scheduler_order=spec.order)
     except (KeyError, TypeError, ValueError, schedulers.UnknownScheduler):
         return None, None

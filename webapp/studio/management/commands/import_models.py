@@ -42,8 +42,8 @@ class Command(BaseCommand):
                 enabled=not disabled,
                 notes=f"Imported from {candidate}: {detection.reason}.",
             )
-            added.append((entry, detection))
-        for entry, detection in added:
+            added.append(entry)
+        for entry in added:
             self.stdout.write(f"added   {entry.air:40} {ARCHITECTURES[entry.architecture].label:16} {entry.path}")
         for candidate in known:
             self.stdout.write(f"known   {candidate}")

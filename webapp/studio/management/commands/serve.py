@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-
 RESTART_BACKOFF = [1, 2, 5, 10, 30]
 
 
