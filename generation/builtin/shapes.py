@@ -37,9 +37,12 @@ EXAMPLE_PROMPTS = (
 )
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+
+
 def caption(*, shape: str, colour: str, background: str) -> str:
-    article = "an" if background[0] in "aeiou" else "a"
-    return f"a {colour} {shape} on {article} {background} background"
+    return f"{_a(colour)} {shape} on {_a(background)} background"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class Plan:
     pool_256: int = 8000
     unet_128_steps: int = 3000
     unet_128_batch: int = 32
-    unet_256_steps: int = 9000
+    unet_256_steps: int = 6500
     unet_256_batch: int = 16
 
 
@@ -186,6 +186,7 @@ class Trainer:
         self.scaling_factor = 1.0
         self.optimizer: torch.optim.Optimizer | None = None  # the phase's; see _optimizer_for_phase
         self.rng = random.Random(plan.seed)
+        self.warmup_from = 0  # the step the learning-rate warm-up counts from
         # Open for the trainer's lifetime (one line per record), so not a `with` block.
         self.log_file = open(workdir / "train.log", "a", buffering=1)  # noqa: SIM115
 
@@ -207,9 +208,16 @@ class Trainer:
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
 
-    def load(self) -> bool:
+    def load(self, model: Path | None = None) -> bool:
+        """Resume from the workdir's checkpoint; without one, from a model folder this trainer wrote.
+
+        The shipped model folder is the checkpoint that travels with the repository: fp16 weights and
+        `training.json` (phase and step), without optimiser state, latent pools or random state. A run
+        resumed from it re-encodes the pools from the seed and warms the learning rate up again, so it
+        goes on where the shipped model stopped, though not bit for bit as an uninterrupted run would.
+        """
         if not self.checkpoint_path.exists():
-            return False
+            return self._load_model(model) if model else False
         state = torch.load(self.checkpoint_path, weights_only=False)
         if state["plan"] != asdict(self.plan):
             # Lengthening a phase is how a run gets more steps; the seeds stay the same.
@@ -225,6 +233,30 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        return True
+
+    def _load_model(self, folder: Path) -> bool:
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+
+        progress = Path(folder) / "training.json"
+        if not progress.is_file():
+            return False
+        state = json.loads(progress.read_text())
+        if state["phase"] == "vae":
+            return False  # its UNet is untrained and its VAE half-trained: start afresh
+        vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=torch.float32)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=torch.float32)
+        self.vae.load_state_dict(vae.state_dict())
+        self.unet.load_state_dict(unet.state_dict())
+        self.ema.load_state_dict(unet.state_dict())
+        self.phase, self.step = state["phase"], state["step"]
+        if self.phase == "done":  # a longer plan continues its last phase
+            self.phase, self.step = "unet_256", state["unet_256_steps_done"]
+        self.scaling_factor = vae.config.scaling_factor
+        self._freeze_vae()
+        self._optimizer_for_phase()
+        self.warmup_from = self.step
+        self.rng = random.Random(self.plan.seed + self.step)
         return True
 
     @property
@@ -264,7 +296,7 @@ class Trainer:
             self._freeze_vae()
             self.scaling_factor = self._measure_scaling_factor()
         self.phase = order[order.index(self.phase) + 1]
-        self.step = 0
+        self.step = self.warmup_from = 0
         self._optimizer_for_phase()
         self.save()
 
@@ -325,8 +357,8 @@ class Trainer:
 
     def _set_lr(self, total: int):
         warmup = 200
-        if self.step < warmup:
-            factor = (self.step + 1) / warmup
+        if self.step < self.warmup_from + warmup:
+            factor = (self.step - self.warmup_from + 1) / warmup
         elif self.phase == "unet_128":
             factor = 1.0  # constant: the 256-px phase does the annealing
         else:
@@ -429,7 +461,9 @@ class Trainer:
         (staging / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
         (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
         (staging / "training.json").write_text(json.dumps(
-            {"plan": asdict(self.plan), "phase": self.phase, "step": self.step}, indent=2) + "\n")
+            {"plan": asdict(self.plan), "phase": self.phase, "step": self.step,
+             "unet_256_steps_done": {"done": self.plan.unet_256_steps, "unet_256": self.step}.get(self.phase, 0)},
+            indent=2) + "\n")
         if path.exists():
             import shutil
             shutil.rmtree(path)
@@ -477,7 +511,7 @@ def train(*, workdir: Path, out: Path, minutes: float | None = None, max_steps: 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(workdir, plan or Plan())
-    resumed = trainer.load()
+    resumed = trainer.load(model=out)
     log.info("%s at phase %s, step %d", "Resumed" if resumed else "Starting", trainer.phase, trainer.step)
     finished = trainer.phase == "done"
     if not export_only and not finished:

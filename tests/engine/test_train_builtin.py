@@ -33,17 +33,28 @@ def test_a_run_stopped_and_resumed_ends_where_an_uninterrupted_one_does(tmp_path
     assert phase_a == phase_b == "done"
     assert all(torch.equal(a[name], b[name]) for name in a)
 
-
-def test_it_logs_the_loss_and_writes_a_model_the_engine_runs(tmp_path):
-    train.train(workdir=tmp_path / "work", out=tmp_path / "model", plan=TINY, threads=1)
-    log = [json.loads(line) for line in (tmp_path / "work" / "train.log").read_text().splitlines()]
+    # It logged its loss (and the VAE's PSNR), and wrote a model the engine runs.
+    log = [json.loads(line) for line in (straight / "train.log").read_text().splitlines()]
     assert {entry["phase"] for entry in log} >= {"vae"} and any("psnr" in entry for entry in log)
-    index = json.loads((tmp_path / "model" / "model_index.json").read_text())
-    assert index["_class_name"] == "StableDiffusionPipeline"
-    assert json.loads((tmp_path / "model" / "training.json").read_text())["phase"] == "done"
-
+    model = tmp_path / "model-a"
+    assert json.loads((model / "model_index.json").read_text())["_class_name"] == "StableDiffusionPipeline"
+    assert json.loads((model / "training.json").read_text())["phase"] == "done"
     inp = GenerationInput(task_type="textToImage", prompt="a red circle on a blue background", negative_prompt=None,
                           width=64, height=64, steps=2, cfg_scale=4.0, scheduler="Euler", seed=1)
-    image = Engine(device="cpu").generate(builtin_source(tmp_path / "model"), inp, on_step=lambda *a: None,
+    image = Engine(device="cpu").generate(builtin_source(model), inp, on_step=lambda *a: None,
                                           should_cancel=lambda: False)
     assert image.size == (64, 64)
+
+
+def test_without_its_checkpoint_a_run_resumes_from_the_model_it_shipped(tmp_path):
+    # The model folder in the repository is the checkpoint that travels: fp16 weights and its progress.
+    model = tmp_path / "model"
+    assert not train.train(workdir=tmp_path / "first", out=model, plan=TINY, threads=1, max_steps=8)
+    assert json.loads((model / "training.json").read_text())["phase"] == "unet_128"
+
+    (tmp_path / "second").mkdir()
+    trainer = train.Trainer(tmp_path / "second", TINY)
+    assert trainer.load(model=model)
+    assert (trainer.phase, trainer.step, trainer.warmup_from) == ("unet_128", 2, 2)
+    assert train.train(workdir=tmp_path / "second", out=model, plan=TINY, threads=1)
+    assert json.loads((model / "training.json").read_text())["phase"] == "done"
