@@ -70,17 +70,40 @@ def test_it_draws_the_colours_its_prompts_ask_for(engine, builtin_dir):
 
 
 def test_its_previews_use_a_projection_fitted_to_its_vae(engine, builtin_dir):
-    fitted = json.loads((builtin_dir / "latent_preview.json").read_text())
-    assert len(fitted["factors"]) == 4 and len(fitted["bias"]) == 3 and fitted["rms_error"] < 0.2
-    # The last preview shows the final image, at latent resolution.
-    previews = []
+    import torch
+    import torch.nn.functional as F
+
+    from generation.previews import LATENT_FORMATS, latent_format
+
+    fitted, published = latent_format("sd15", builtin_dir), LATENT_FORMATS["sd15"]
+    assert fitted != published and len(fitted[0]) == 4 and fitted[1] is not None and len(fitted[1]) == 3
+
+    # On drawn scenes, the fitted projection of the latents is far closer to the picture than SD 1.5's.
     source = quality.builtin_source(builtin_dir)
+    engine.load(source)
+    vae = engine._cache[source.air]["text"].vae
+    scenes = [scene for scene, _ in quality.grammar_prompts(8)]
+    pixels = torch.from_numpy(np.stack([np.asarray(shapes.draw(s), dtype=np.float32) for s in scenes]))
+    pixels = pixels.permute(0, 3, 1, 2) / 127.5 - 1
+    with torch.no_grad():
+        latents = vae.encode(pixels).latent_dist.mean * vae.config.scaling_factor
+    target = F.avg_pool2d(pixels, 8)
+
+    def error(fmt):
+        factors, bias = torch.tensor(fmt[0]), torch.tensor(fmt[1] or [0.0, 0.0, 0.0])
+        rgb = torch.einsum("nchw,cr->nrhw", latents, factors) + bias[None, :, None, None]
+        return (rgb - target).pow(2).mean().sqrt().item()
+
+    assert error(fitted) < 0.3 and error(fitted) < error(published) / 2
+
+    # And the last preview of a job shows its final image, at latent resolution.
+    previews = []
     scene, seed = quality.grammar_prompts(1)[0]
     inp = quality.GenerationInput(task_type="textToImage", prompt=scene.caption, negative_prompt=None, width=256,
                                   height=256, steps=10, cfg_scale=4.0, scheduler="Euler", seed=seed)
     image = engine.generate(source, inp, on_step=lambda s, t, p: previews.append(p), should_cancel=lambda: False)
     final = np.asarray(image.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
-    assert np.abs(previews[-1].astype(np.float32) - final).mean() < 25
+    assert np.abs(previews[-1].astype(np.float32) - final).mean() < 40
 
 
 def test_more_steps_converge_on_the_final_image(engine, builtin_dir):
