@@ -7,6 +7,7 @@ EDMEulerScheduler: it is only meant for EDM-trained models, which Stepwise does 
 refused with the list of valid names rather than run into nonsense.
 """
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -168,7 +169,31 @@ def build(spec: SchedulerSpec, base_config):
     accepted = inspect.signature(scheduler_class.__init__).parameters
     overrides = {name: False for name in _SIGMA_SPACINGS if name in accepted}
     overrides.update(spec.config)
-    return scheduler_class.from_config(base_config, **overrides)
+    scheduler = scheduler_class.from_config(base_config, **overrides)
+    _start_at_first_timestep(scheduler)
+    return scheduler
+
+
+def _start_at_first_timestep(scheduler) -> None:
+    """Make a text-to-image run start at index 0 even when the first timesteps repeat.
+
+    Karras sigmas on a zero-terminal-SNR model start near sigma 4096, and the top few sigmas all map
+    to timestep 999. Left alone, diffusers then starts at the *second* 999 (its rule for img2img
+    resumes) and runs off the end of its sigmas: DPM++ 2M Karras failed with an IndexError at 30
+    steps. Image-to-image pipelines call `set_begin_index` themselves after `set_timesteps`, so
+    they still start where their strength says.
+    """
+    if not hasattr(scheduler, "set_begin_index"):
+        return
+    set_timesteps = scheduler.set_timesteps
+
+    # wraps: pipelines inspect set_timesteps' signature for `sigmas` and `timesteps`.
+    @functools.wraps(set_timesteps)
+    def set_timesteps_from_the_start(*args, **kwargs):
+        set_timesteps(*args, **kwargs)
+        scheduler.set_begin_index(0)
+
+    scheduler.set_timesteps = set_timesteps_from_the_start
 
 
 def catalog() -> dict:

@@ -66,3 +66,22 @@ def test_different_schedulers_really_run_differently(engine, source):
     euler = _pixels(engine, source("sd15"), scheduler="Euler", steps=4)
     dpm = _pixels(engine, source("sd15"), scheduler="DPM++ 2M Karras", steps=4)
     assert not np.array_equal(euler, dpm)
+
+
+@pytest.mark.parametrize("steps", [30, 50])
+@pytest.mark.parametrize("name", SD_NAMES)
+def test_every_sd_scheduler_runs_to_the_end_on_a_zero_terminal_snr_model(name, steps):
+    """The built-in model's betas reach zero SNR, so Karras sigmas start near 4096 and the first
+    timesteps repeat; every scheduler must still take exactly its steps and end at the last sigma."""
+    import torch
+    from diffusers import EulerDiscreteScheduler
+
+    from generation.builtin import SHIPPED_MODEL_DIR
+
+    config = EulerDiscreteScheduler.load_config(SHIPPED_MODEL_DIR / "scheduler")
+    scheduler = schedulers.build(schedulers.resolve(name, "sd15"), config)
+    scheduler.set_timesteps(steps)
+    latents = torch.ones(1, 4, 4, 4)
+    for timestep in scheduler.timesteps:
+        latents = scheduler.step(torch.zeros_like(latents), timestep, latents).prev_sample
+    assert torch.isfinite(latents).all(), name
