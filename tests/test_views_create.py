@@ -185,7 +185,8 @@ def test_the_advice_view_gives_the_documents_advice_for_the_sliders(alice_client
     url = reverse("create_advice", args=["image-to-image"])
     response = alice_client.get(url, {"model": "stepwise:1@1", "scheduler": "Euler", "steps": "20", "strength": "0.3"})
     assert response.status_code == 200
-    low = next(item for item in response.json()["advice"] if item["key"] == "low-strength")
+    assert response.json()["cost"] == "6 of 20 steps instead of 30: 80% less compute."
+    [low] = response.json()["advice"]
     assert low == {"level": "warn", "key": "low-strength",
                    "text": "At strength 0.3, 20 steps run only 6 — 50 would run 15: raise steps at low strength."}
 
@@ -200,5 +201,8 @@ def test_the_advice_view_refuses_what_the_form_would_not_send(alice_client):
 
 def test_the_form_shows_the_advice_before_the_script_runs(alice_client):
     body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
-    assert 'data-advice="below-range"' in body  # the built-in model defaults to 20 steps, below 25-30
+    # The built-in model defaults to 20 steps, inside its own 10-30: a fresh form opens without a warning.
+    assert 'data-advice="sweet-spot"' in body
+    assert 'class="warn"' not in body
+    assert "20 steps instead of 30: 33% less compute." in body
     assert 'id="vocabulary-data"' in body

@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -110,6 +111,20 @@ class ModelEntry(models.Model):
     def recommended_steps(self) -> tuple[int, int]:
         low, high = self.arch.recommended_steps
         return (self.min_steps or low, self.max_steps or high)
+
+    def clean(self):
+        """The defaults a model brings sit inside its own recommended range: otherwise every fresh form
+        would open with a warning about the model's own default."""
+        super().clean()
+        if self.architecture not in ARCHITECTURES:
+            return
+        low, high = self.recommended_steps
+        if low > high:
+            raise ValidationError({"max_steps": f"The recommended range {low}-{high} is empty."})
+        steps = self.defaults()["steps"]
+        if not low <= steps <= high:
+            raise ValidationError({"default_steps": f"Default steps {steps} lie outside the recommended range "
+                                                    f"{low}-{high}: change one of them."})
 
     def defaults(self) -> dict:
         """The request values a form preselects for this model."""

@@ -7,8 +7,8 @@ as JSON, the create page's script) display.
 from django.urls import reverse
 
 from generation import schedulers
-from generation.advice import Advice, step_advice
-from generation.architectures import PHASES
+from generation.advice import Advice, range_note, step_advice
+from generation.architectures import phase_ranges
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access
@@ -64,7 +64,8 @@ def model_json(entry):
         "builtin": entry.builtin,
         "sizeMultiple": arch.size_multiple,
         "maxSize": arch.max_size,
-        "stepsAdvice": arch.steps_advice,
+        "stepsAdvice": range_note(model_name=entry.name, distilled=arch.distilled,
+                                  recommended_steps=entry.recommended_steps),
     }
 
 
@@ -121,13 +122,11 @@ def job_plan(job) -> tuple[StepPlan | None, schedulers.SchedulerSpec | None]:
 def phase_strip(requested, first_step):
     """The phases of the full schedule, each with how many of its steps this run covers."""
     strip = []
-    for low, high, name, description in PHASES:
-        top = min(high or requested, requested)
-        in_schedule = max(0, top - low + 1)
-        run = max(0, top - max(low, first_step) + 1)
-        if in_schedule:
-            strip.append({"name": name, "description": description, "low": low, "high": top,
-                          "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
+    for low, high, name, description in phase_ranges(requested):
+        in_schedule = high - low + 1
+        run = max(0, high - max(low, first_step) + 1)
+        strip.append({"name": name, "description": description, "low": low, "high": high,
+                      "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
     return strip
 
 
