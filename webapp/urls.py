@@ -25,6 +25,7 @@ urlpatterns = [
     path("files/images/<uuid:image_id>.png", files.image_file, name="image_file"),
     path("files/images/<uuid:image_id>/download/", files.image_download, name="image_download"),
     path("files/thumbs/<uuid:image_id>.webp", files.image_thumb, name="image_thumb"),
+    path("files/jobs/<uuid:job_id>/steps/<int:image_index>/<int:step>.webp", files.step_preview, name="step_preview"),
     path("files/uploads/<uuid:upload_id>.png", files.upload_file, name="upload_file"),
     path("files/signed/<str:token>/", files.signed_file, name="signed_file"),
     path("healthz", health.healthz, name="healthz"),

@@ -240,6 +240,29 @@ class Image(models.Model):
         return f"Image {self.id}"
 
 
+class StepPreview(models.Model):
+    """One step's preview of one image of a job (a small WebP), kept for the replay scrubber.
+
+    At most generation.publisher.REPLAY_LIMIT per job; stored with the image they lead to and deleted
+    with it (webapp/studio/services.py::image_delete), and after STEPWISE_STEP_PREVIEW_DAYS.
+    """
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="step_previews")
+    image_index = models.PositiveSmallIntegerField()
+    step = models.PositiveSmallIntegerField(help_text="The step of this run (1 = its first step).")
+    webp = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["job", "image_index", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "image_index", "step"], name="one_preview_per_step"),
+        ]
+
+    def __str__(self):
+        return f"Step {self.step} of image {self.image_index} of job {self.job_id}"
+
+
 class WorkerStatus(models.Model):
     """One row per generation worker process, refreshed by its heartbeat."""
 

@@ -8,11 +8,11 @@ from django.urls import reverse
 
 from generation import schedulers
 from generation.advice import Advice, range_note, step_advice
-from generation.architectures import phase_ranges
+from generation.architectures import phase_for_step, phase_ranges
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access
-from webapp.studio.models import Upload
+from webapp.studio.models import StepPreview, Upload
 
 TASK_ICONS = {TEXT_TO_IMAGE: "text", IMAGE_TO_IMAGE: "layers", INPAINTING: "brush", OUTPAINTING: "expand"}
 # The icon (templates/studio/_icon.html) for each advice level; create.js draws the same ones.
@@ -133,3 +133,16 @@ def phase_strip(requested, first_step):
 def ordinal(n: int) -> str:
     suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def replay_frames(job, image_index: int, plan: StepPlan | None) -> list[dict]:
+    """The kept per-step previews of one image, each with its phase (by its place in the full schedule)."""
+    steps = StepPreview.objects.filter(job=job, image_index=image_index).values_list("step", flat=True)
+    requested = plan.requested if plan else job.total_steps
+    first_step = plan.first_step if plan else 1
+    frames = []
+    for step in steps:
+        name, description = phase_for_step(first_step + step - 1, requested)
+        frames.append({"step": step, "total": job.total_steps, "phase": name, "description": description,
+                       "url": reverse("step_preview", args=[job.id, image_index, step])})
+    return frames
