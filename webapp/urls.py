@@ -4,7 +4,7 @@ from django.urls import path
 
 from webapp.api import views as api_views
 from webapp.studio import files, health
-from webapp.studio.views import account, create, docs, gallery, home, jobs
+from webapp.studio.views import account, compare, create, docs, gallery, home, jobs
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("compare/<uuid:comparison_id>/", compare.comparison_detail, name="comparison_detail"),
+    path("compare/<uuid:comparison_id>/grid.png", compare.comparison_png, name="comparison_png"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),

@@ -151,6 +151,26 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
+class Comparison(models.Model):
+    """A "compare steps" group: the same request and seed at several step counts (the columns), and
+    optionally several schedulers (the rows). Each cell is an ordinary job on the ordinary queue."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="comparisons")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    task_type = models.CharField(max_length=20, choices=[(t.key, t.label) for t in TASK_TYPES.values()])
+    steps = models.JSONField(help_text="The step counts compared, ascending.")
+    schedulers = models.JSONField(help_text="The schedulers compared (one row each).")
+    seed = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Comparison {self.id} ({', '.join(map(str, self.steps))} steps)"
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -189,6 +209,7 @@ class Job(models.Model):
     gpu_seconds = models.FloatField(default=0)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.WEB)
     api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    comparison = models.ForeignKey(Comparison, models.SET_NULL, null=True, blank=True, related_name="jobs")
     queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,7 @@ from generation import schedulers
 from generation.advice import cost_sentence
 from generation.task_types import TASK_BY_SLUG
 from generation.vocabulary import for_browser
-from webapp.jobs.services import job_create
+from webapp.jobs.services import comparison_create, job_create
 from webapp.studio import access, forms
 from webapp.studio.fields import InvalidRequest
 from webapp.studio.schema import validate_inference
@@ -43,7 +43,14 @@ def create(request, task):
         # 1. Validate and store
         payload = forms.inference_payload(request.POST, request.FILES, task_type)
         limit_errors = forms.form_limit_errors(payload)
+        compare = request.POST.get("compare") == "1"
         try:
+            if compare:
+                # "Compare steps": the same request and seed at several step counts, one job each.
+                comparison = comparison_create(user=user, task_type=task_type, payload={
+                    **payload, "compareSteps": request.POST.get("compareSteps", ""),
+                    "compareSchedulers": request.POST.get("compareSchedulers", "")})
+                return redirect("comparison_detail", comparison_id=comparison.id)
             valid = validate_inference(payload, user=user, task_type=task_type)
             if limit_errors:
                 raise InvalidRequest(limit_errors)
@@ -88,6 +95,8 @@ def create(request, task):
         "sides": [(side, forms.outpaint_input_name(side), values.get(forms.outpaint_input_name(side), ""))
                   for side in forms.OUTPAINT_SIDES],
         "initial_plan": initial_plan(values, models, task_type),
+        "compare_open": request.GET.get("compare") == "1" or bool(
+            {"compareSteps", "compareSchedulers"} & errors.keys()) or request.POST.get("compare") == "1",
     }
     return render(request, "studio/create.html", context, status=status)
 

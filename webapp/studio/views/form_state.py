@@ -16,7 +16,7 @@ from webapp.studio.views.presenters import advice_items, model_advice, source_pr
 # Form fields shown next to their own input; any other error goes to the banner above the form.
 FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
-    "width", "height", "strength", "seedImage", "maskImage", "outpaint",
+    "width", "height", "strength", "seedImage", "maskImage", "outpaint", "compareSteps", "compareSchedulers",
 }
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
