@@ -4,7 +4,7 @@ from django.urls import path
 
 from webapp.api import views as api_views
 from webapp.studio import files, health
-from webapp.studio.views import account, compare, create, docs, gallery, home, jobs
+from webapp.studio.views import account, compare, create, docs, gallery, home, jobs, steps_profile
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("compare/<uuid:comparison_id>/", compare.comparison_detail, name="comparison_detail"),
     path("compare/<uuid:comparison_id>/grid.png", compare.comparison_png, name="comparison_png"),
+    path("models/<int:model_id>/steps/", steps_profile.model_steps, name="model_steps"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),

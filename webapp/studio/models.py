@@ -139,6 +139,34 @@ class ModelEntry(models.Model):
         }
 
 
+class StepProfile(models.Model):
+    """A measured steps profile (generation/profile.py) of one model, scheduler and size on this server:
+    `manage.py steps_profile` or the catalog's "Profile steps" action writes it, the forms' hints and the
+    catalog read it."""
+
+    model = models.ForeignKey(ModelEntry, models.CASCADE, related_name="step_profiles")
+    scheduler = models.CharField(max_length=60)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    result = models.JSONField(help_text="generation.profile.Profile.as_dict()")
+    measured_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "scheduler", "width", "height"], name="one_profile_per_setup"),
+        ]
+
+    def __str__(self):
+        return f"Steps profile of {self.model.name}, {self.scheduler}, {self.width}x{self.height}"
+
+    @property
+    def profile(self):
+        from generation.profile import Profile
+
+        return Profile.from_dict(self.result)
+
+
 class Upload(models.Model):
     """A source or mask image sent by a user (form upload or the API's imageUpload)."""
 

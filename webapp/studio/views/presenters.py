@@ -66,7 +66,20 @@ def model_json(entry):
         "maxSize": arch.max_size,
         "stepsAdvice": range_note(model_name=entry.name, distilled=arch.distilled,
                                   recommended_steps=entry.recommended_steps),
+        "measured": _measured(entry),
+        "stepsUrl": reverse("model_steps", args=[entry.id]),
     }
+
+
+def _measured(entry) -> str:
+    """"Measured on this server: 22 steps reach 97% of the 50-step result (Euler, 512x512)."", or ""."""
+    from webapp.studio.catalog import measured_profile
+
+    row = measured_profile(entry)
+    if row is None:
+        return ""
+    result = row.profile
+    return f"{result.measured_sentence().capitalize()} ({result.scheduler}, {result.size})."
 
 
 # Source images --------------------------------------------------------------------------------
