@@ -190,6 +190,8 @@ class Comparison(models.Model):
     steps = models.JSONField(help_text="The step counts compared, ascending.")
     schedulers = models.JSONField(help_text="The schedulers compared (one row each).")
     seed = models.BigIntegerField()
+    api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True,
+                                     help_text="The taskUUID of the API's stepsComparison task, if it came from there.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
