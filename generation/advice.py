@@ -79,6 +79,19 @@ def cost_sentence(*, architecture: str, task_type: str, steps: int, strength: fl
     return text + "."
 
 
+def time_sentence(*, steps_run: int, number_results: int, seconds_per_step: float | None, measured: str,
+                  gpu_hour_price: float = 0.0, currency: str = "") -> str:
+    """The estimated time (and cost at the GPU price) of a request, from this server's measured seconds
+    per step ("from its steps profile" or "from recent jobs"); "" when nothing was measured."""
+    if not seconds_per_step or steps_run < 1:
+        return ""
+    seconds = seconds_per_step * steps_run * max(number_results, 1)
+    text = f"About {seconds:.1f} s of GPU time on this server ({seconds_per_step:.2f} s per step, {measured})"
+    if gpu_hour_price > 0:
+        text += f"; {currency}{seconds / 3600 * gpu_hour_price:.4f} at the GPU price"
+    return text + "."
+
+
 def step_advice(*, model_name: str, architecture: str, recommended_steps: tuple[int, int],
                 scheduler: SchedulerSpec | None, task_type: str, steps: int,
                 strength: float | None) -> list[Advice]:

@@ -49,7 +49,7 @@ def test_compare_steps_from_the_form_to_the_grid_its_png_and_the_replay(browser,
         # 3. One labelled PNG
         with page.expect_download() as download:
             page.get_by_test_id("compare-download").click()
-        grid = PILImage.open(io.BytesIO(open(download.value.path(), "rb").read()))
+        grid = PILImage.open(io.BytesIO(download.value.path().read_bytes()))
         assert grid.format == "PNG" and grid.width > 2 * 256
         # 4. A cell opens as an ordinary image, with the replay of its steps
         cells.nth(1).locator("a").focus()

@@ -6,13 +6,14 @@ import { escapeHtml, icon } from "./dom.js";
 
 const DEBOUNCE_MS = 150;
 
-export function setupAdvice(list, costCaption) {
+export function setupAdvice(list, costCaption, estimate) {
   const url = list.dataset.url;
   let timer = null;
   let controller = null;
 
-  function show(items, cost = "") {
+  function show(items, cost = "", time = "") {
     if (costCaption) costCaption.textContent = cost;
+    if (estimate) estimate.textContent = time;
     list.replaceChildren(...items.map((item) => {
       const li = document.createElement("li");
       li.className = item.level;
@@ -30,7 +31,7 @@ export function setupAdvice(list, costCaption) {
         headers: { Accept: "application/json" }, signal: controller.signal,
       });
       const data = await response.json();
-      show(response.ok ? data.advice : [], response.ok ? data.cost : "");
+      show(response.ok ? data.advice : [], response.ok ? data.cost : "", response.ok ? data.estimate : "");
     } catch (error) {
       if (error.name !== "AbortError") show([]);
     }

@@ -77,6 +77,7 @@ export function setupPlan(page, { pickers, bar, advice }) {
     if (validSteps && scheduler) {
       const params = { model: model.air, scheduler: scheduler.name, steps: String(steps), numberResults: String(n) };
       if (imageTask) params.strength = String(strength);
+      if (el.width && el.height && el.width.value && el.height.value) Object.assign(params, { width: el.width.value, height: el.height.value });
       advice.request(params);
     } else {
       advice.clear();

@@ -159,3 +159,20 @@ def replay_frames(job, image_index: int, plan: StepPlan | None) -> list[dict]:
         frames.append({"step": step, "total": job.total_steps, "phase": name, "description": description,
                        "url": reverse("step_preview", args=[job.id, image_index, step])})
     return frames
+
+
+def measured_seconds_per_step(model, *, scheduler: str, width: int, height: int) -> tuple[float | None, str]:
+    """This server's seconds per step for a model at a size: its steps profile with this scheduler, else
+    the recent finished jobs of that model and size (generation time per step that ran)."""
+    from webapp.studio.models import Image, StepProfile
+
+    row = StepProfile.objects.filter(model=model, scheduler=scheduler, width=width, height=height).first()
+    if row is not None and row.result.get("seconds_per_step"):
+        return float(row.result["seconds_per_step"]), "from its steps profile"
+    images = (Image.objects.filter(job__model=model, job__params__width=width, job__params__height=height,
+                                   job__total_steps__gt=0, seconds__gt=0)
+              .order_by("-created_at").values_list("seconds", "job__total_steps")[:20])
+    rates = [seconds / steps for seconds, steps in images]
+    if not rates:
+        return None, ""
+    return sum(rates) / len(rates), f"from the last {len(rates)} image{'s' if len(rates) > 1 else ''}"
