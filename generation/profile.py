@@ -149,8 +149,9 @@ def profile_steps(engine, source, *, model: str, scheduler: SchedulerSpec, width
     recommended, ceiling = recommend(points, tolerance=tolerance)
     notes = []
     if stochastic:
-        notes.append(f"{scheduler.name} is stochastic: it does not converge, so the sweep does not approach the "
-                     "reference and no step count is recommended.")
+        notes.append(f"{scheduler.name} is stochastic: it does not converge (each step adds fresh noise), so more "
+                     "steps give different, not better, results; similarity here is to one sample of the reference "
+                     "count, and no step count is recommended.")
     elif not rising:
         notes.append("Similarity does not rise with steps here: the sweep did not converge on the reference.")
     converges = rising and not stochastic

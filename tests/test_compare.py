@@ -109,6 +109,8 @@ def test_the_grid_labels_each_cell_and_downloads_as_one_png(client, alice, bob, 
     assert "% from 50" in body and " s</span>" in body
     for job in comparison.jobs.all():
         assert reverse("image_detail", args=[job.images.get().id]) in body  # cells open as ordinary images
+    job_page = client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert reverse("comparison_detail", args=[comparison.id]) in job_page
     png = client.get(reverse("comparison_png", args=[comparison.id]))
     assert png["Content-Type"] == "image/png" and "attachment" in png["Content-Disposition"]
     grid = PILImage.open(io.BytesIO(png.content))

@@ -70,6 +70,9 @@ class Command(BaseCommand):
                                 tolerance=tolerance, on_progress=progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except Exception as exc:  # the engine's own failure: say so, with the model and scheduler
+            raise CommandError(f"Profiling {entry.air} with {scheduler or entry.defaults()['scheduler']} failed in the "
+                               f"engine: {type(exc).__name__}: {exc}") from exc
         result = row.profile
         if svg:
             with open(svg, "w", encoding="utf-8") as handle:
