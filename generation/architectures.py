@@ -38,13 +38,6 @@ class Architecture:
     def flow_matching(self) -> bool:
         return is_flow_matching(self.family)
 
-    @property
-    def steps_advice(self) -> str:
-        low, high = self.recommended_steps
-        if self.distilled:
-            return f"{self.label} is distilled: it is made for {low}-{high} steps; more steps waste compute."
-        return f"Start at {low}-{high} steps; go higher only if you see a visible improvement."
-
 
 class _DistilledDefaults(TypedDict):
     distilled: bool
@@ -95,17 +88,51 @@ ARCHITECTURES: dict[str, Architecture] = {
     ]
 }
 
-# The phases of refinement from the product document, by step number (1-based).
-PHASES = [
-    (1, 5, "Composition", "Establishing basic composition, rough shapes and color distribution."),
-    (6, 15, "Forms", "Forming recognizable objects, spatial relationships and textures."),
-    (16, 30, "Details", "Refining details, coherence and subtle lighting."),
-    (31, None, "Polish", "Polishing fine details and smoothing transitions; changes are increasingly subtle."),
+# The phases of refinement from the product document. A phase follows the position in the noise
+# schedule, not the absolute step number: every run, 4 steps or 50, goes from composition to polish.
+# Each phase ends at a fraction of the schedule (numerator, denominator), judged at the middle of a
+# step, calibrated so that a 30-step run matches the document: Composition 1-5, Forms 6-15, Details
+# 16-27 and Polish for the final steps 28-30 (the document's "later steps (15-30)" and "final steps").
+# The first step is always Composition and the last (of two or more) always Polish.
+PHASES: list[tuple[str, str, tuple[int, int]]] = [
+    ("Composition", "Establishing basic composition, rough shapes and color distribution.", (1, 6)),
+    ("Forms", "Forming recognizable objects, spatial relationships and textures.", (1, 2)),
+    ("Details", "Refining details, coherence and subtle lighting.", (9, 10)),
+    ("Polish", "Polishing fine details and smoothing transitions; changes are increasingly subtle.", (1, 1)),
 ]
 
 
-def phase_for_step(step: int) -> tuple[str, str]:
-    for low, high, name, description in PHASES:
-        if step >= low and (high is None or step <= high):
-            return name, description
-    return PHASES[0][2], PHASES[0][3]
+def phase_index(step: int, requested: int) -> int:
+    """Which phase (an index into PHASES) step `step` (1-based) of a `requested`-step schedule is in.
+
+    Integer arithmetic, so that static/js/steps.js gives the same answer: step s is in the first
+    phase whose end num/den satisfies (s - 1/2) / requested <= num/den.
+    """
+    requested = max(requested, 1)
+    step = min(max(step, 1), requested)
+    if step == 1:
+        return 0
+    if step == requested:
+        return len(PHASES) - 1
+    for index, (_name, _description, (num, den)) in enumerate(PHASES):
+        if (2 * step - 1) * den <= 2 * requested * num:
+            return index
+    return len(PHASES) - 1
+
+
+def phase_for_step(step: int, requested: int) -> tuple[str, str]:
+    name, description, _end = PHASES[phase_index(step, requested)]
+    return name, description
+
+
+def phase_ranges(requested: int) -> list[tuple[int, int, str, str]]:
+    """(first step, last step, name, description) of each phase of a `requested`-step schedule that has
+    at least one step."""
+    ranges: list[tuple[int, int, str, str]] = []
+    for step in range(1, max(requested, 1) + 1):
+        name, description = phase_for_step(step, requested)
+        if ranges and ranges[-1][2] == name:
+            ranges[-1] = (ranges[-1][0], step, name, description)
+        else:
+            ranges.append((step, step, name, description))
+    return ranges

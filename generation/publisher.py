@@ -38,9 +38,42 @@ def encode_preview(preview, size: int = 256) -> bytes:
     return out.getvalue()
 
 
+# Replay: each job keeps at most this many per-step previews (small WebP), shared among its images.
+REPLAY_LIMIT = 100
+REPLAY_SIZE = 128
+
+
+def replay_steps(*, total_steps: int, number_results: int, limit: int = REPLAY_LIMIT) -> list[int]:
+    """Which steps (1-based) of each image keep a preview for the replay: every step when the job's
+    budget allows, otherwise evenly spaced ones that always include the first and the last."""
+    per_image = max(1, limit // max(number_results, 1))
+    if total_steps <= per_image:
+        return list(range(1, total_steps + 1))
+    if per_image == 1:
+        return [total_steps]
+    return sorted({1 + round(i * (total_steps - 1) / (per_image - 1)) for i in range(per_image)})
+
+
+def encode_replay_preview(preview, size: int = REPLAY_SIZE) -> bytes:
+    """A small WebP of one step's latent-resolution RGB preview, for the replay scrubber."""
+    from PIL import Image
+
+    image = Image.fromarray(preview)
+    if max(image.size) != size:
+        scale = size / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="WEBP", quality=60)
+    return out.getvalue()
+
+
 class ProgressPublisher:
-    def __init__(self, *, deliver, check_cancel=None, poll_seconds: float = 0.5, on_thread_exit=None):
+    def __init__(self, *, deliver, check_cancel=None, poll_seconds: float = 0.5, on_thread_exit=None, keep=None):
         self._deliver = deliver  # called with a list[StepEvent], oldest first
+        # Called on this thread with (step, image_index, preview) for EVERY step's preview, even when
+        # delivery falls behind and only the newest is sent: the replay keeps them.
+        self._keep = keep
         self._check_cancel = check_cancel
         self._poll_seconds = poll_seconds
         self._on_thread_exit = on_thread_exit
@@ -101,6 +134,11 @@ class ProgressPublisher:
         newest_preview_at = max((i for i, item in enumerate(items) if item[3] is not None), default=None)
         events = []
         for i, (step, total, image_index, preview) in enumerate(items):
+            if self._keep is not None and preview is not None:
+                try:
+                    self._keep(step, image_index, preview)
+                except Exception:
+                    logger.warning("Keeping the preview of step %s failed", step, exc_info=True)
             jpeg = None
             if i == newest_preview_at:
                 try:

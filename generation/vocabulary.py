@@ -19,8 +19,9 @@ def for_browser() -> dict:
         "families": list(FAMILIES),
         "flowMatchingFamilies": list(FLOW_MATCHING_FAMILIES),
         "architectures": {key: {"family": a.family, "label": a.label} for key, a in ARCHITECTURES.items()},
-        "phases": [{"from": low, "to": high, "name": name, "description": description}
-                   for low, high, name, description in PHASES],
+        # Each phase ends at a fraction of the schedule (generation/architectures.py::phase_index).
+        "phases": [{"name": name, "description": description, "num": num, "den": den}
+                   for name, description, (num, den) in PHASES],
         # The scheduler picker's groups, in the document's order.
         "convergenceOrder": list(CONVERGENCE),
     }

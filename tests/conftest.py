@@ -50,7 +50,7 @@ def charlie(db):
 
 @pytest.fixture
 def builtin_model(db):
-    from generation.builtin import DESCRIPTION, EXAMPLE_PROMPTS
+    from generation.builtin import CATALOG_DEFAULTS, DESCRIPTION, EXAMPLE_PROMPTS
     from webapp.studio.models import ModelEntry
 
     # The built-in model's real catalog entry, but 512 px by default and no files behind it: most
@@ -64,6 +64,8 @@ def builtin_model(db):
             "is_default": True,
             "builtin": True,
             "default_steps": 20,
+            "min_steps": CATALOG_DEFAULTS["min_steps"],
+            "max_steps": CATALOG_DEFAULTS["max_steps"],
             "default_scheduler": "Euler",
             "default_width": 512,
             "default_height": 512,

@@ -116,3 +116,14 @@ def test_admin_actions_queue_a_test_load_and_make_a_default(client, alice, built
 
     client.post("/admin/studio/modelentry/", {"action": "make_default", "_selected_action": [other.id]})
     assert ModelEntry.objects.get(is_default=True) == other
+
+
+def test_a_model_whose_default_steps_lie_outside_its_range_is_refused(builtin_model):
+    from django.core.exceptions import ValidationError
+
+    builtin_model.default_steps = 40
+    with pytest.raises(ValidationError) as refused:
+        builtin_model.full_clean()
+    assert "default_steps" in refused.value.message_dict
+    builtin_model.default_steps = 20
+    builtin_model.full_clean()

@@ -93,3 +93,9 @@ def test_the_api_docs_page_renders(client, alice):
 def test_the_password_change_page_renders(client, alice):
     body = login(client, "alice").get(reverse("password_change")).content.decode()
     assert 'name="old_password"' in body and 'name="new_password1"' in body
+
+
+def test_the_guide_shows_phases_by_position_in_the_schedule(client, alice, builtin_model):
+    body = login(client, "alice").get(reverse("guide")).content.decode()
+    assert "Polish · steps 28-30 of 30" in body
+    assert "8-step run goes Composition (step 1), Forms (2-4), Details (5-7), Polish (step 8)." in body

@@ -185,7 +185,8 @@ def test_the_advice_view_gives_the_documents_advice_for_the_sliders(alice_client
     url = reverse("create_advice", args=["image-to-image"])
     response = alice_client.get(url, {"model": "stepwise:1@1", "scheduler": "Euler", "steps": "20", "strength": "0.3"})
     assert response.status_code == 200
-    low = next(item for item in response.json()["advice"] if item["key"] == "low-strength")
+    assert response.json()["cost"] == "6 of 20 steps instead of 30: 80% less compute."
+    [low] = response.json()["advice"]
     assert low == {"level": "warn", "key": "low-strength",
                    "text": "At strength 0.3, 20 steps run only 6 — 50 would run 15: raise steps at low strength."}
 
@@ -200,5 +201,26 @@ def test_the_advice_view_refuses_what_the_form_would_not_send(alice_client):
 
 def test_the_form_shows_the_advice_before_the_script_runs(alice_client):
     body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
-    assert 'data-advice="below-range"' in body  # the built-in model defaults to 20 steps, below 25-30
+    # The built-in model defaults to 20 steps, inside its own 10-30: a fresh form opens without a warning.
+    assert 'data-advice="sweet-spot"' in body
+    assert 'class="warn"' not in body
+    assert "20 steps instead of 30: 33% less compute." in body
     assert 'id="vocabulary-data"' in body
+
+
+def test_the_advice_view_estimates_time_and_cost_from_this_servers_measurements(alice_client, builtin_model, alice,
+                                                                                make_image, settings):
+    from webapp.studio.models import StepProfile
+
+    url = reverse("create_advice", args=["text-to-image"])
+    query = {"model": "stepwise:1@1", "scheduler": "Euler", "steps": "20", "width": "64", "height": "64"}
+    assert alice_client.get(url, query).json()["estimate"] == ""  # nothing measured yet
+    make_image(alice)  # 20 steps in 1.5 s at 64x64
+    assert alice_client.get(url, query).json()["estimate"] == (
+        "About 1.5 s of GPU time on this server (0.07 s per step, from the last 1 image).")
+    settings.STEPWISE_GPU_HOUR_PRICE = 2.0
+    StepProfile.objects.create(model=builtin_model, scheduler="Euler", width=64, height=64,
+                               result={"seconds_per_step": 0.05})
+    estimate = alice_client.get(url, {**query, "numberResults": "2"}).json()["estimate"]
+    assert estimate == ("About 2.0 s of GPU time on this server (0.05 s per step, from its steps profile); "
+                        "0.0011 at the GPU price.")

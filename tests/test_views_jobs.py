@@ -93,9 +93,23 @@ def test_a_failed_job_shows_its_error(client, alice, make_job):
 
 
 def test_the_job_page_gives_the_documents_advice(client, alice, make_job):
-    job = make_job(alice, steps=10, total=10)
+    job = make_job(alice, steps=5, total=5)
     body = login(client, "alice").get(reverse("job_detail", args=[job.id])).content.decode()
-    assert "recommended at 25-30 steps" in body
+    assert "is recommended at 10-30 steps; 5 is below its range." in body
+    assert body.count("data-advice=") == 1
+
+
+@pytest.mark.parametrize("steps,last_phase", [(4, "Polish"), (8, "Polish"), (30, "Polish"), (50, "Polish")])
+def test_every_run_ends_in_the_final_phase_on_the_job_page_and_in_progress(client, alice, make_job, steps,
+                                                                            last_phase):
+    from webapp.studio import events
+
+    job = make_job(alice, status="running", steps=steps, total=steps, step=steps)
+    assert events.phase(job, 1)["name"] == "Composition"
+    assert events.phase(job, steps)["name"] == last_phase
+    assert events.job_snapshot(job)["phase"]["name"] == last_phase
+    body = login(client, "alice").get(reverse("job_detail", args=[job.id])).content.decode()
+    assert f'data-testid="phase-name">{last_phase}<' in body
 
 
 def test_the_list_shows_only_my_jobs_with_their_queue_position(client, alice, bob, make_job):

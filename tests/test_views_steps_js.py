@@ -59,3 +59,26 @@ def test_steps_js_matches_python_over_the_whole_slider_range(tmp_path):
     assert len(actual) == len(cases)
     mismatches = [(case, want, got) for case, want, got in zip(cases, expected, actual, strict=True) if want != got]
     assert not mismatches, mismatches[:10]
+
+
+def test_phases_in_js_match_python_for_every_step_of_every_run(tmp_path):
+    from generation.architectures import phase_for_step
+
+    node = shutil.which("node")
+    require(node is not None, "Node.js is not installed")
+    assert node is not None
+    cases = [(step, requested) for requested in range(1, 101) for step in range(1, requested + 1)]
+    expected = [phase_for_step(step, requested)[0] for step, requested in cases]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    (tmp_path / "vocabulary.json").write_text(json.dumps(for_browser()))
+    (tmp_path / "run.mjs").write_text(
+        f'import {{ readFileSync }} from "node:fs";\n'
+        f'import {{ phaseForStep, useVocabulary }} from "{(ROOT / "static/js/steps.js").as_uri()}";\n'
+        'useVocabulary(JSON.parse(readFileSync(process.argv[3], "utf8")));\n'
+        'const cases = JSON.parse(readFileSync(process.argv[2], "utf8"));\n'
+        "process.stdout.write(JSON.stringify(cases.map(([s, n]) => phaseForStep(s, n).name)));\n"
+    )
+    result = subprocess.run([node, str(tmp_path / "run.mjs"), str(tmp_path / "cases.json"),
+                             str(tmp_path / "vocabulary.json")],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout) == expected

@@ -4,7 +4,7 @@ from django.urls import path
 
 from webapp.api import views as api_views
 from webapp.studio import files, health
-from webapp.studio.views import account, create, docs, gallery, home, jobs
+from webapp.studio.views import account, compare, create, docs, gallery, home, jobs, steps_profile
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("compare/<uuid:comparison_id>/", compare.comparison_detail, name="comparison_detail"),
+    path("compare/<uuid:comparison_id>/grid.png", compare.comparison_png, name="comparison_png"),
+    path("models/<int:model_id>/steps/", steps_profile.model_steps, name="model_steps"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),
@@ -25,6 +28,7 @@ urlpatterns = [
     path("files/images/<uuid:image_id>.png", files.image_file, name="image_file"),
     path("files/images/<uuid:image_id>/download/", files.image_download, name="image_download"),
     path("files/thumbs/<uuid:image_id>.webp", files.image_thumb, name="image_thumb"),
+    path("files/jobs/<uuid:job_id>/steps/<int:image_index>/<int:step>.webp", files.step_preview, name="step_preview"),
     path("files/uploads/<uuid:upload_id>.png", files.upload_file, name="upload_file"),
     path("files/signed/<str:token>/", files.signed_file, name="signed_file"),
     path("healthz", health.healthz, name="healthz"),

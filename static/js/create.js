@@ -60,7 +60,7 @@ export function init() {
   // 1. The panels
   const bar = createSubmitBar(page.el);
   const pickers = setupPickers(page);
-  const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice) });
+  const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice, page.el.costCaption, document.getElementById("time-estimate")) });
   setupFields(page);
   const mask = taskType === "inpainting" ? setupMask(page, { bar }) : null;
   const outpaint = taskType === "outpainting" ? setupOutpaint(page, { pickers, bar }) : null;

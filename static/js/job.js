@@ -79,7 +79,7 @@ function render() {
   // Phase: by the step's place in the full schedule (img2img runs only its end)
   const phase = state.phase && state.phase.name && status !== "queued"
     ? state.phase
-    : phaseForStep(config.firstStep + Math.max(step, 1) - 1);
+    : phaseForStep(config.firstStep + Math.max(step, 1) - 1, config.requestedSteps);
   el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
   el.phaseDescription.textContent = phase.description;
   el.phaseDot.style.setProperty("--phase-color", phaseColor(phase.name));

@@ -46,21 +46,43 @@ export function effectiveSteps({ architecture, family, taskType, steps, strength
   return { requested: steps, steps: run, evaluations, firstStep: steps - run + 1 };
 }
 
-export function phaseForStep(step) {
+/**
+ * The phase of step `step` (1-based) of a `requested`-step schedule: by its position in the schedule,
+ * the same integer arithmetic as generation/architectures.py::phase_index.
+ */
+export function phaseIndex(step, requested) {
   const { phases } = tables();
-  for (const phase of phases) {
-    if (step >= phase.from && (phase.to === null || step <= phase.to)) return phase;
+  requested = Math.max(requested, 1);
+  step = Math.min(Math.max(step, 1), requested);
+  if (step === 1) return 0;
+  if (step === requested) return phases.length - 1;
+  for (let i = 0; i < phases.length; i++) {
+    if ((2 * step - 1) * phases[i].den <= 2 * requested * phases[i].num) return i;
   }
-  return phases[0];
+  return phases.length - 1;
+}
+
+export function phaseForStep(step, requested) {
+  return tables().phases[phaseIndex(step, requested)];
+}
+
+/** The phases of a `requested`-step schedule: {name, description, from, to} for those with a step. */
+export function phaseRanges(requested) {
+  const ranges = [];
+  for (let step = 1; step <= Math.max(requested, 1); step++) {
+    const phase = phaseForStep(step, requested);
+    const last = ranges[ranges.length - 1];
+    if (last && last.name === phase.name) last.to = step;
+    else ranges.push({ ...phase, from: step, to: step });
+  }
+  return ranges;
 }
 
 /** Which phases a run over steps firstStep..requested of the schedule touches, with step counts. */
 export function phaseCoverage(requested, firstStep) {
-  return tables().phases.map((phase) => {
-    const to = phase.to === null ? Infinity : phase.to;
-    const inSchedule = Math.max(0, Math.min(to, requested) - phase.from + 1);
-    const runFrom = Math.max(phase.from, firstStep);
-    const run = Math.max(0, Math.min(to, requested) - runFrom + 1);
+  return phaseRanges(requested).map((phase) => {
+    const inSchedule = phase.to - phase.from + 1;
+    const run = Math.max(0, phase.to - Math.max(phase.from, firstStep) + 1);
     return { ...phase, inSchedule, run };
   });
 }

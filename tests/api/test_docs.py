@@ -16,3 +16,10 @@ def test_the_api_docs_show_this_servers_urls_and_examples(client, alice, builtin
     assert "includeProgress" in page and "includePreviews" in page
     assert "invalidApiKey" in page and "<strong>1.25</strong> per GPU hour" in page
     assert "Runware(api_key=" in page
+
+
+def test_the_api_docs_document_steps_comparison(client, alice, builtin_model):
+    assert client.login(username="alice", password=PASSWORD)
+    page = client.get(reverse("api_docs")).content.decode()
+    assert 'id="compare"' in page and "compareSteps" in page and "compareSchedulers" in page
+    assert '"taskType": "stepsComparison"' in page

@@ -59,18 +59,19 @@ test("the product document's examples", () => {
   assert.equal(effectiveSteps({ architecture: "sd15", taskType: "imageToImage", steps: 20, strength: 0.3 }).steps, 6);
 });
 
-test("phases by step number", () => {
-  assert.equal(phaseForStep(1).name, "Composition");
-  assert.equal(phaseForStep(5).name, "Composition");
-  assert.equal(phaseForStep(6).name, "Forms");
-  assert.equal(phaseForStep(30).name, "Details");
-  assert.equal(phaseForStep(31).name, "Polish");
+test("phases follow the position in the schedule: every run goes from composition to polish", () => {
+  const names = (n) => Array.from({ length: n }, (_, i) => phaseForStep(i + 1, n).name[0]).join("");
+  assert.equal(names(4), "CFDP");
+  assert.equal(names(8), "CFFFDDDP");
+  // 30 steps: the document's ranges (1-5, 6-15, 16-30 with the final steps polishing)
+  assert.equal(names(30), "CCCCC" + "F".repeat(10) + "D".repeat(12) + "PPP");
+  assert.equal(phaseForStep(50, 50).name, "Polish");
 });
 
 test("phase coverage of an img2img run covers only the end of the schedule", () => {
   const coverage = phaseCoverage(40, 21);
   assert.deepEqual(coverage.map((p) => [p.name, p.inSchedule, p.run]), [
-    ["Composition", 5, 0], ["Forms", 10, 0], ["Details", 15, 10], ["Polish", 10, 10],
+    ["Composition", 7, 0], ["Forms", 13, 0], ["Details", 16, 16], ["Polish", 4, 4],
   ]);
 });
 

@@ -53,6 +53,22 @@ def test_load_model(model_id: int) -> None:
         worker.heartbeat(engine=engine)
 
 
+@task(queue_name="generation")
+def profile_model_steps(model_id: int, scheduler: str | None = None, width: int | None = None,
+                        height: int | None = None, prompts: int = 3) -> None:
+    """The catalog's "Profile steps": a worker measures the model and stores the profile."""
+    from webapp.jobs.profiling import profile_model
+
+    engine = worker.engine()
+    try:
+        profile_model(entry=ModelEntry.objects.get(id=model_id), engine=engine, scheduler=scheduler, width=width,
+                      height=height, prompts=prompts)
+    except Exception:
+        logger.exception("Profiling the steps of model %s failed", model_id)
+        raise
+    worker.heartbeat(engine=engine)
+
+
 def job_process(*, job_id, engine, shutdown: threading.Event) -> runner.Outcome | None:
     """Run one job on this worker; None when it was not waiting any more.
 
@@ -85,6 +101,11 @@ def job_process(*, job_id, engine, shutdown: threading.Event) -> runner.Outcome 
 
 def model_test_load(*, entry: ModelEntry) -> None:
     test_load_model.enqueue(model_id=entry.id)
+
+
+def model_profile_steps(*, entry: ModelEntry, scheduler: str | None = None, width: int | None = None,
+                        height: int | None = None, prompts: int = 3) -> None:
+    profile_model_steps.enqueue(model_id=entry.id, scheduler=scheduler, width=width, height=height, prompts=prompts)
 
 
 # Transitions ------------------------------------------------------------------------------------

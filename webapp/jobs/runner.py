@@ -10,16 +10,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connections, transaction
+from django.utils import timezone
 
 from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
-from generation.publisher import ProgressPublisher
+from generation.publisher import ProgressPublisher, encode_replay_preview, replay_steps
 from webapp.studio import events
 from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
-from webapp.studio.models import Image, Job, ModelEntry, Upload
+from webapp.studio.models import Image, Job, ModelEntry, StepPreview, Upload
 
 logger = logging.getLogger("stepwise.worker")
 DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
@@ -46,7 +49,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
     3. Generate each image with a progress publisher off the denoising thread.
-    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done.
+    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, with the
+       per-step previews of its replay.
     5. Say how it ended: succeeded, cancelled, failed, or interrupted because `shutdown` is set
        (the worker is stopping and the job goes back in the queue).
     """
@@ -69,6 +73,9 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
             ModelEntry.objects.filter(id=job.model_id).update(load_error="", last_load_seconds=load_seconds)
 
         # 3-4. Images, one at a time so each is delivered as soon as it is done
+        keep_steps = set(replay_steps(total_steps=job.total_steps, number_results=job.number_results)) \
+            if settings.STEPWISE_STEP_PREVIEW_DAYS > 0 else set()
+        prune_step_previews()
         for index in range(job.images_done, job.number_results):
             seed = params["seed"] + index
             inputs = GenerationInput(
@@ -87,7 +94,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 outpaint=params.get("outpaint"),
             )
             started = time.monotonic()
-            publisher = _publisher_for(job)
+            replay: dict[int, bytes] = {}
+            publisher = _publisher_for(job, keep=_keeper(replay, keep_steps))
             try:
                 image = engine.generate(
                     source, inputs,
@@ -96,7 +104,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 )
             finally:
                 publisher.close()
-            _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started)
+            _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started, replay=replay)
 
         # 5. Outcome
         return Outcome(Job.Status.SUCCEEDED, gpu_seconds=time.monotonic() - gpu_started)
@@ -128,7 +136,22 @@ def _open_source(image_id):
         return open_image(handle.read())
 
 
-def _publisher_for(job: Job) -> ProgressPublisher:
+def prune_step_previews() -> int:
+    """Delete per-step previews older than STEPWISE_STEP_PREVIEW_DAYS (all of them at 0)."""
+    cutoff = timezone.now() - timedelta(days=settings.STEPWISE_STEP_PREVIEW_DAYS)
+    deleted, _ = StepPreview.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def _keeper(replay: dict[int, bytes], keep_steps: set[int]):
+    """Collects the replay's previews on the publisher's thread (never the denoising thread)."""
+    def keep(step, image_index, preview):
+        if step in keep_steps:
+            replay[step] = encode_replay_preview(preview)
+    return keep
+
+
+def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
     """A publisher whose delivery writes the newest step to the job row and notifies watchers."""
     job_id = job.id
     group = events.job_group(job_id)
@@ -166,10 +189,11 @@ def _publisher_for(job: Job) -> ProgressPublisher:
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
 
-    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all).start()
+    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all,
+                             keep=keep).start()
 
 
-def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
+def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, replay: dict[int, bytes]) -> Image:
     params = job.params
     parameters = a1111_parameters(params, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
     row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
@@ -179,6 +203,10 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> I
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
     with transaction.atomic():
         row.save()
+        # A retried image replaces the replay of its interrupted attempt.
+        StepPreview.objects.filter(job_id=job.id, image_index=index).delete()
+        StepPreview.objects.bulk_create([StepPreview(job_id=job.id, image_index=index, step=step, webp=data)
+                                         for step, data in sorted(replay.items())])
         Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
     if index + 1 < job.number_results:  # the last image is announced with the job's success
         events.broadcast_job(job.id)

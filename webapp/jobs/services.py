@@ -3,7 +3,9 @@
 Keyword-only service functions; the queue (webapp/jobs/queue.py) enqueues once the transaction commits.
 """
 
+import dataclasses
 import io
+import uuid
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -11,8 +13,8 @@ from django.db import transaction
 from webapp.jobs import queue
 from webapp.studio.access import active_team
 from webapp.studio.fields import FieldError, InvalidRequest
-from webapp.studio.models import Job, Upload, Visibility
-from webapp.studio.schema import ValidRequest
+from webapp.studio.models import Comparison, Job, Upload, Visibility
+from webapp.studio.schema import ValidRequest, read_comparison, validate_inference
 from webapp.studio.services import profile_for
 from webapp.studio.source_images import SourceImage
 
@@ -40,7 +42,8 @@ def upload_create(*, user, image) -> Upload:
     return Upload.objects.get(id=_store_source(user=user, team=active_team(user), source=SourceImage(image=image)))
 
 
-def job_create(*, user, valid: ValidRequest, visibility: str | None = None, origin: str = Job.Origin.WEB) -> Job:
+def job_create(*, user, valid: ValidRequest, visibility: str | None = None, origin: str = Job.Origin.WEB,
+               comparison: Comparison | None = None) -> Job:
     """Store a validated request as a queued Job and enqueue it once the transaction commits.
 
     1. Refuse when the user already has too many queued jobs.
@@ -81,7 +84,75 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, orig
             priority=max(-100, -queued),
             origin=origin,
             api_task_uuid=params.get("taskUUID", ""),
+            comparison=comparison,
         )
         # 4. Side effects after commit
         queue.job_enqueue(job=job)
     return job
+
+
+COMPARE_FIELDS = ("compareSteps", "compareSchedulers")
+
+
+def comparison_create(*, user, payload: dict, task_type: str | None = None, visibility: str | None = None,
+                      origin: str = Job.Origin.WEB) -> Comparison:
+    """Store a "compare steps" group: the request of `payload` with one seed, one job per step count
+    (and per scheduler, when `compareSchedulers` lists several), on the ordinary queue.
+
+    1. Read the step counts and schedulers; validate every cell with the one schema, so that a bad
+       cell refuses the whole group, naming its field, before anything is stored.
+    2. Refuse when the group does not fit in the user's queue limit.
+    3. In one transaction: the comparison and its jobs; the source images are stored once.
+    """
+    # 1. Cells
+    steps, scheduler_names = read_comparison(payload)
+    request = {k: v for k, v in payload.items() if k not in COMPARE_FIELDS}
+    number = request.get("numberResults", 1)
+    if str(number).strip() not in ("", "1"):
+        raise InvalidRequest([FieldError("numberResults", "A comparison makes one image per cell: numberResults "
+                                                          "must be 1.")])
+    request["numberResults"] = 1
+    base = validate_inference(request, user=user, task_type=task_type)
+    seed = base.params["seed"]
+    rows = scheduler_names or [base.params["scheduler"]]
+    cells: list[ValidRequest] = []
+    for name in rows:
+        for count in steps:
+            try:
+                cells.append(validate_inference({**request, "seed": seed, "steps": count, "scheduler": name},
+                                                user=user, task_type=task_type))
+            except InvalidRequest as exc:
+                # Name the comparison's field that made this cell invalid.
+                field = {"steps": "compareSteps", "scheduler": "compareSchedulers"}
+                raise InvalidRequest([FieldError(field.get(e.parameter, e.parameter),
+                                                 f"{count} steps with {name}: {e.message}", e.code)
+                                      for e in exc.errors]) from None
+    # 2. Limits: the same as for single jobs, for the whole group at once
+    queued = Job.objects.filter(owner=user, status=Job.Status.QUEUED).count()
+    limit = profile_for(user).queue_limit
+    if queued + len(cells) > limit:
+        raise QueueFull([FieldError(
+            "compareSteps",
+            f"This comparison makes {len(cells)} jobs and you already have {queued} waiting (the limit is "
+            f"{limit}); compare fewer step counts, or wait for some jobs to finish.",
+            "tooManyQueuedJobs",
+        )])
+    # 3. Store
+    with transaction.atomic():
+        comparison = Comparison.objects.create(owner=user, team=active_team(user), task_type=base.task_type,
+                                               steps=steps, schedulers=[cell.params["scheduler"] for cell in
+                                                                        cells[::len(steps)]], seed=seed)
+        stored: dict[str, str] = {}
+        for cell in cells:
+            # The first job stores new source images; the others refer to them.
+            if cell.seed_image is not None and "seedImage" in stored:
+                cell = dataclasses.replace(cell, seed_image=SourceImage(
+                    image=cell.seed_image.image, existing_id=uuid.UUID(stored["seedImage"])))
+            if cell.mask_image is not None and "maskImage" in stored:
+                cell = dataclasses.replace(cell, mask_image=SourceImage(
+                    image=cell.mask_image.image, existing_id=uuid.UUID(stored["maskImage"])))
+            job = job_create(user=user, valid=cell, visibility=visibility, origin=origin, comparison=comparison)
+            for key in ("seedImage", "maskImage"):
+                if job.params.get(key):
+                    stored[key] = job.params[key]
+    return comparison

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from webapp.jobs import queue
-from webapp.studio.catalog import model_make_default
+from webapp.studio.catalog import measured_profile, model_make_default
 from webapp.studio.models import Image, Job, Membership, ModelEntry, Profile, Team, Upload, WorkerStatus
 
 
@@ -30,7 +31,7 @@ class ModelEntryAdmin(admin.ModelAdmin):
     search_fields = ["name", "air", "path", "notes"]
     filter_horizontal = ["teams"]
     readonly_fields = ["is_default", "builtin", "load_error", "last_load_seconds", "created_at"]
-    actions = ["test_load", "make_default"]
+    actions = ["test_load", "profile_steps", "make_default"]
     fieldsets = [
         (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes",
                            "example_prompts", "preview"]}),
@@ -48,7 +49,22 @@ class ModelEntryAdmin(admin.ModelAdmin):
     @admin.display(description="recommended steps")
     def recommended(self, entry):
         low, high = entry.recommended_steps
-        return f"{low}-{high}"
+        measured = measured_profile(entry)
+        if measured is None or measured.profile.recommended_steps is None:
+            return f"{low}-{high}"
+        return format_html('{}-{} · <a href="{}" title="{}">measured {}</a>', low, high,
+                           reverse("model_steps", args=[entry.id]), measured.profile.measured_sentence(),
+                           measured.profile.recommended_steps)
+
+    @admin.action(description="Profile steps in a worker (quality and seconds per step)")
+    def profile_steps(self, request, queryset):
+        for entry in queryset:
+            queue.model_profile_steps(entry=entry)
+        links = format_html_join(", ", '<a href="{}">{}</a>',
+                                 [(reverse("model_steps", args=[e.id]), e.name) for e in queryset])
+        self.message_user(request, format_html("Queued a steps profile of {} model(s), with their default scheduler "
+                                               "and size; the results appear on {}.", queryset.count(), links),
+                          messages.INFO)
 
     @admin.display(description="load")
     def load_status(self, entry):

@@ -1,9 +1,9 @@
-"""Catalog writes: the built-in model, making a model the default."""
+"""Catalog writes: the built-in model, making a model the default; and the steps profile a model shows."""
 
 from django.db import transaction
 
 from generation.builtin import CATALOG_DEFAULTS, DESCRIPTION, EXAMPLE_PROMPTS
-from webapp.studio.models import ModelEntry
+from webapp.studio.models import ModelEntry, StepProfile
 
 BUILTIN_AIR = "stepwise:1@1"
 
@@ -31,3 +31,13 @@ def model_make_default(*, entry: ModelEntry) -> ModelEntry:
         ModelEntry.objects.filter(id=entry.id).update(is_default=True)
     entry.is_default = True
     return entry
+
+
+def measured_profile(entry: ModelEntry) -> StepProfile | None:
+    """The steps profile measured for this model with its default scheduler and size, else its newest."""
+    defaults = entry.defaults()
+    profiles = list(entry.step_profiles.all())
+    for row in profiles:
+        if (row.scheduler, row.width, row.height) == (defaults["scheduler"], defaults["width"], defaults["height"]):
+            return row
+    return profiles[0] if profiles else None

@@ -75,8 +75,9 @@ def image_summary(image) -> dict:
 
 def phase(job, step: int) -> dict:
     """The product document's phase for this step, by its place in the full schedule."""
-    first_step = job.params.get("steps", job.total_steps) - job.total_steps + 1
-    name, description = phase_for_step(first_step + max(step, 1) - 1)
+    requested = job.params.get("steps", job.total_steps)
+    first_step = requested - job.total_steps + 1
+    name, description = phase_for_step(first_step + max(step, 1) - 1, requested)
     return {"name": name, "description": description}
 
 

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from webapp.studio import access
 from webapp.studio.images import encode
-from webapp.studio.models import Image, Upload
+from webapp.studio.models import Image, StepPreview, Upload
 
 SIGNING_SALT = "stepwise.files"
 
@@ -46,6 +46,18 @@ def image_download(request, image_id):
     image = _visible_image(request, image_id)
     # The stored PNG already carries the `parameters` and `stepwise` text chunks.
     return _file_response(image.file, "image/png", filename=f"stepwise-{image.seed}-{str(image.id)[:8]}.png")
+
+
+@require_GET
+@login_required
+def step_preview(request, job_id, image_index, step):
+    """One step of an image's replay: visible exactly when the image it led to is."""
+    if not access.images_visible_to(request.user).filter(job_id=job_id, index=image_index).exists():
+        raise Http404("No such image.")
+    preview = get_object_or_404(StepPreview, job_id=job_id, image_index=image_index, step=step)
+    response = HttpResponse(bytes(preview.webp), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @require_GET

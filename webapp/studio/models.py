@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -111,6 +112,20 @@ class ModelEntry(models.Model):
         low, high = self.arch.recommended_steps
         return (self.min_steps or low, self.max_steps or high)
 
+    def clean(self):
+        """The defaults a model brings sit inside its own recommended range: otherwise every fresh form
+        would open with a warning about the model's own default."""
+        super().clean()
+        if self.architecture not in ARCHITECTURES:
+            return
+        low, high = self.recommended_steps
+        if low > high:
+            raise ValidationError({"max_steps": f"The recommended range {low}-{high} is empty."})
+        steps = self.defaults()["steps"]
+        if not low <= steps <= high:
+            raise ValidationError({"default_steps": f"Default steps {steps} lie outside the recommended range "
+                                                    f"{low}-{high}: change one of them."})
+
     def defaults(self) -> dict:
         """The request values a form preselects for this model."""
         arch = self.arch
@@ -124,6 +139,34 @@ class ModelEntry(models.Model):
         }
 
 
+class StepProfile(models.Model):
+    """A measured steps profile (generation/profile.py) of one model, scheduler and size on this server:
+    `manage.py steps_profile` or the catalog's "Profile steps" action writes it, the forms' hints and the
+    catalog read it."""
+
+    model = models.ForeignKey(ModelEntry, models.CASCADE, related_name="step_profiles")
+    scheduler = models.CharField(max_length=60)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    result = models.JSONField(help_text="generation.profile.Profile.as_dict()")
+    measured_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "scheduler", "width", "height"], name="one_profile_per_setup"),
+        ]
+
+    def __str__(self):
+        return f"Steps profile of {self.model.name}, {self.scheduler}, {self.width}x{self.height}"
+
+    @property
+    def profile(self):
+        from generation.profile import Profile
+
+        return Profile.from_dict(self.result)
+
+
 class Upload(models.Model):
     """A source or mask image sent by a user (form upload or the API's imageUpload)."""
 
@@ -134,6 +177,28 @@ class Upload(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Comparison(models.Model):
+    """A "compare steps" group: the same request and seed at several step counts (the columns), and
+    optionally several schedulers (the rows). Each cell is an ordinary job on the ordinary queue."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="comparisons")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True)
+    task_type = models.CharField(max_length=20, choices=[(t.key, t.label) for t in TASK_TYPES.values()])
+    steps = models.JSONField(help_text="The step counts compared, ascending.")
+    schedulers = models.JSONField(help_text="The schedulers compared (one row each).")
+    seed = models.BigIntegerField()
+    api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True,
+                                     help_text="The taskUUID of the API's stepsComparison task, if it came from there.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Comparison {self.id} ({', '.join(map(str, self.steps))} steps)"
 
 
 class Job(models.Model):
@@ -174,6 +239,7 @@ class Job(models.Model):
     gpu_seconds = models.FloatField(default=0)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.WEB)
     api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    comparison = models.ForeignKey(Comparison, models.SET_NULL, null=True, blank=True, related_name="jobs")
     queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -223,6 +289,29 @@ class Image(models.Model):
 
     def __str__(self):
         return f"Image {self.id}"
+
+
+class StepPreview(models.Model):
+    """One step's preview of one image of a job (a small WebP), kept for the replay scrubber.
+
+    At most generation.publisher.REPLAY_LIMIT per job; stored with the image they lead to and deleted
+    with it (webapp/studio/services.py::image_delete), and after STEPWISE_STEP_PREVIEW_DAYS.
+    """
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="step_previews")
+    image_index = models.PositiveSmallIntegerField()
+    step = models.PositiveSmallIntegerField(help_text="The step of this run (1 = its first step).")
+    webp = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["job", "image_index", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "image_index", "step"], name="one_preview_per_step"),
+        ]
+
+    def __str__(self):
+        return f"Step {self.step} of image {self.image_index} of job {self.job_id}"
 
 
 class WorkerStatus(models.Model):

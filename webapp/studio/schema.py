@@ -276,3 +276,55 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     return ValidRequest(task_type=task_type, model=model, params=params, plan=plan,
                         seed_image=seed_image, mask_image=mask_image, advice=advice)
 
+
+
+# Compare steps ------------------------------------------------------------------------------------
+# One request at several step counts (the columns) and optionally several schedulers (the rows).
+COMPARE_DEFAULT_STEPS = (10, 20, 30, 50)
+COMPARE_MAX_STEPS = 8
+COMPARE_MAX_SCHEDULERS = 4
+
+
+def _list_field(payload, name) -> list | None:
+    value = payload.get(name)
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    if isinstance(value, list):
+        return value
+    raise InvalidRequest([FieldError(name, f"{name} must be a list.")])
+
+
+def read_comparison(payload) -> tuple[list[int], list[str] | None]:
+    """The step counts (`compareSteps`, default 10, 20, 30, 50) and schedulers (`compareSchedulers`,
+    optional) of a comparison, from a list or a comma-separated string. Each error names its field."""
+    errors = FieldErrors()
+    steps_in = _list_field(payload, "compareSteps") or list(COMPARE_DEFAULT_STEPS)
+    steps: list[int] = []
+    for value in steps_in:
+        number = read_int({"compareSteps": value}, "compareSteps", errors, low=1, high=100)
+        if number is None:
+            break
+        steps.append(number)
+    if not errors.has("compareSteps"):
+        if len(steps) < 2 or len(steps) > COMPARE_MAX_STEPS:
+            errors.add("compareSteps", f"compareSteps must list 2-{COMPARE_MAX_STEPS} step counts, not {len(steps)}.")
+        elif len(set(steps)) != len(steps):
+            errors.add("compareSteps", "compareSteps lists a step count twice.")
+    try:
+        names = _list_field(payload, "compareSchedulers")
+    except InvalidRequest as exc:
+        errors.items.extend(exc.errors)
+        names = None
+    if names is not None:
+        if not all(isinstance(n, str) and n.strip() for n in names):
+            errors.add("compareSchedulers", "compareSchedulers must be scheduler names.")
+        elif len(names) > COMPARE_MAX_SCHEDULERS:
+            errors.add("compareSchedulers", f"compareSchedulers may list up to {COMPARE_MAX_SCHEDULERS} schedulers, "
+                                            f"not {len(names)}.")
+        elif len(set(names)) != len(names):
+            errors.add("compareSchedulers", "compareSchedulers lists a scheduler twice.")
+    if errors.items:
+        raise InvalidRequest(errors.items)
+    return sorted(steps), names

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from webapp.studio.models import Image, Membership, Profile, Team, Visibility
+from webapp.studio.models import Image, Membership, Profile, StepPreview, Team, Visibility
 
 
 def profile_for(user) -> Profile:
@@ -24,6 +24,8 @@ def image_set_visibility(*, image: Image, visibility: str) -> Image:
 def image_delete(*, image: Image) -> None:
     files = [image.file, image.thumbnail]
     with transaction.atomic():
+        # The replay of the refinement that led to this image goes with it.
+        StepPreview.objects.filter(job_id=image.job_id, image_index=image.index).delete()
         image.delete()
         # The files go only once the row is gone for good.
         transaction.on_commit(lambda: _delete_files(files))

@@ -1,16 +1,19 @@
 // The product document's advice for the form's values. The rules live on the server
-// (generation/advice.py): this asks its JSON view, a moment after the sliders stop, and draws the list.
+// (generation/advice.py): this asks its JSON view, a moment after the sliders stop, and draws the list
+// (at most one recommendation) and the cost sentence, in the user's own numbers.
 
 import { escapeHtml, icon } from "./dom.js";
 
 const DEBOUNCE_MS = 150;
 
-export function setupAdvice(list) {
+export function setupAdvice(list, costCaption, estimate) {
   const url = list.dataset.url;
   let timer = null;
   let controller = null;
 
-  function show(items) {
+  function show(items, cost = "", time = "") {
+    if (costCaption) costCaption.textContent = cost;
+    if (estimate) estimate.textContent = time;
     list.replaceChildren(...items.map((item) => {
       const li = document.createElement("li");
       li.className = item.level;
@@ -28,7 +31,7 @@ export function setupAdvice(list) {
         headers: { Accept: "application/json" }, signal: controller.signal,
       });
       const data = await response.json();
-      show(response.ok ? data.advice : []);
+      show(response.ok ? data.advice : [], response.ok ? data.cost : "", response.ok ? data.estimate : "");
     } catch (error) {
       if (error.name !== "AbortError") show([]);
     }

@@ -74,6 +74,14 @@ export function setupPickers(page) {
       el.modelNotes.append(strong);
     }
     el.modelNotes.append(model.notes || model.stepsAdvice);
+    if (model.measured) {
+      // The steps profile measured on this server (manage.py steps_profile): the form's hint.
+      const link = document.createElement("a");
+      link.href = model.stepsUrl;
+      link.textContent = model.measured;
+      link.dataset.testid = "measured-note";
+      el.modelNotes.append(" ", link);
+    }
     el.stepsHint.textContent = `recommended ${low}-${high}`;
     renderExamples(model);
     for (const input of [el.width, el.height]) {

@@ -48,8 +48,7 @@ export function setupPlan(page, { pickers, bar, advice }) {
       seg.className = "phase-seg" + (phase.run > 0 ? " covered" : "") + (phase.run > 0 && phase.run < phase.inSchedule ? " partial" : "");
       seg.style.setProperty("--w", phase.inSchedule);
       seg.style.setProperty("--run", `${(phase.run / phase.inSchedule) * 100}%`);
-      const last = Math.min(phase.to ?? plan.requested, plan.requested);
-      seg.title = `${phase.name}, steps ${phase.from}-${last}: ${phase.description} ${phase.run} of ${phase.inSchedule} run.`;
+      seg.title = `${phase.name}, steps ${phase.from}-${phase.to}: ${phase.description} ${phase.run} of ${phase.inSchedule} run.`;
       seg.innerHTML = `<span class="phase-run"></span><span class="phase-name">${phase.name}</span>`;
       return seg;
     }));
@@ -72,21 +71,13 @@ export function setupPlan(page, { pickers, bar, advice }) {
     el.costFill.style.width = `${Math.min(ratio / 2, 1) * 100}%`;
     el.costRef.style.left = "50%";
     el.costText.textContent = `${ratio.toFixed(2)}× a ${reference}-step run`;
-    let costCaption = "";
-    if (validSteps && plan.steps > 0) {
-      const pct = Math.round(Math.abs(1 - ratio) * 100);
-      if (ratio < 0.995) costCaption = `${pct}% less compute than ${reference} steps`;
-      else if (ratio > 1.005) costCaption = `${pct}% more compute than ${reference} steps`;
-      else costCaption = `The same compute as ${reference} steps`;
-      costCaption += n > 1 ? `; ${plan.evaluations * n} model evaluations for ${n} images.` : ".";
-      if (!model.distilled && reference === 30) costCaption += " Cutting 30 → 20 steps saves a third.";
-    }
-    el.costCaption.textContent = costCaption;
+    // The sentence under the bar is the server's (generation/advice.py::cost_sentence), with the advice.
 
     // 4. Advice from the product document, by the server's rules
     if (validSteps && scheduler) {
-      const params = { model: model.air, scheduler: scheduler.name, steps: String(steps) };
+      const params = { model: model.air, scheduler: scheduler.name, steps: String(steps), numberResults: String(n) };
       if (imageTask) params.strength = String(strength);
+      if (el.width && el.height && el.width.value && el.height.value) Object.assign(params, { width: el.width.value, height: el.height.value });
       advice.request(params);
     } else {
       advice.clear();

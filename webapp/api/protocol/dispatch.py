@@ -11,10 +11,12 @@ from webapp.api.protocol.get_response import get_response
 from webapp.api.protocol.image_inference import image_inference
 from webapp.api.protocol.image_upload import image_upload
 from webapp.api.protocol.model_search import model_search
+from webapp.api.protocol.steps_comparison import steps_comparison
 
 logger = logging.getLogger("stepwise.api")
 
-KNOWN_TASK_TYPES = ("authentication", "ping", "imageInference", "imageUpload", "modelSearch", "getResponse")
+KNOWN_TASK_TYPES = ("authentication", "ping", "imageInference", "imageUpload", "modelSearch", "getResponse",
+                    "stepsComparison")
 
 
 def parse_tasks(body) -> list:
@@ -84,6 +86,8 @@ def run_task(task, client: Client, *, push: bool, on_created=None) -> Outcome:
             outcome.data.extend(items)
             if not items:
                 outcome.watch = api_task
+        elif task_type == "stepsComparison":
+            outcome.data.append(steps_comparison(task, client))
         elif task_type == "imageUpload":
             outcome.data.append(image_upload(task, client))
         elif task_type == "modelSearch":

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from generation import schedulers
-from generation.architectures import ARCHITECTURES, FAMILIES, FLOW_MATCHING_FAMILIES, PHASES
+from generation.architectures import ARCHITECTURES, FAMILIES, FLOW_MATCHING_FAMILIES, phase_ranges
 from generation.vocabulary import for_browser
 from webapp.studio import access
 from webapp.studio.views.presenters import model_json
@@ -35,8 +35,10 @@ def guide(request):
         order2 = [s["name"] for s in catalog[denoising] if s["convergence"] == key and s["order"] == 2]
         by_class.append({"key": key, **info, "names": names, "flow": flow_names, "order2": order2})
     return render(request, "studio/guide.html", {
-        "phases": [{"low": low, "high": high, "name": name, "description": description}
-                   for low, high, name, description in PHASES],
+        # A 30-step run, the document's reference; 8 steps, a distilled model's, for comparison.
+        "phases": [{"low": low, "high": high, "count": high - low + 1, "name": name, "description": description}
+                   for low, high, name, description in phase_ranges(30)],
+        "phases_8": [{"low": low, "high": high, "name": name} for low, high, name, _ in phase_ranges(8)],
         "architectures": ARCHITECTURES.values(),
         "scheduler_classes": by_class,
         "request_example": GUIDE_REQUEST_EXAMPLE,

@@ -7,6 +7,7 @@ import math
 from django.contrib import messages
 
 from generation import schedulers
+from generation.advice import cost_sentence
 from generation.steps import effective_steps
 from generation.task_types import INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access, forms
@@ -15,7 +16,7 @@ from webapp.studio.views.presenters import advice_items, model_advice, source_pr
 # Form fields shown next to their own input; any other error goes to the banner above the form.
 FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
-    "width", "height", "strength", "seedImage", "maskImage", "outpaint",
+    "width", "height", "strength", "seedImage", "maskImage", "outpaint", "compareSteps", "compareSchedulers",
 }
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
@@ -75,22 +76,24 @@ def initial_plan(values, models, task_type):
     """The step counter's text and the advice, as the page first shows them."""
     model = next((m for m in models if m.air == values.get("model")), None)
     if model is None:
-        return {"text": "", "advice": []}
+        return {"text": "", "advice": [], "cost": ""}
     try:
         steps = int(values.get("steps", ""))
         strength = float(values.get("strength") or 1.0)
         spec = schedulers.resolve(values.get("scheduler") or "Default", model.arch.family,
                                   default=model.defaults()["scheduler"])
     except (ValueError, schedulers.UnknownScheduler):
-        return {"text": "", "advice": []}
+        return {"text": "", "advice": [], "cost": ""}
     plan = effective_steps(architecture=model.architecture, task_type=task_type, steps=steps, strength=strength,
                            scheduler_order=spec.order)
     if task_type == TEXT_TO_IMAGE:
         text = f"{plan.steps} steps will run"
     else:
         text = f"{plan.steps} of {plan.requested} steps will run"
-    advice = []
+    advice, cost = [], ""
     if MIN_STEPS <= steps <= MAX_STEPS and math.isfinite(strength):
         advice = advice_items(model_advice(model, scheduler=spec, task_type=task_type, steps=steps,
                                            strength=strength if TASK_TYPES[task_type].needs_source else None))
-    return {"text": text, "advice": advice}
+        cost = cost_sentence(architecture=model.architecture, task_type=task_type, steps=steps, strength=strength,
+                             scheduler_order=spec.order, reference_steps=model.recommended_steps[1])
+    return {"text": text, "advice": advice, "cost": cost}

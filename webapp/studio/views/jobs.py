@@ -23,6 +23,7 @@ from webapp.studio.views.presenters import (
     model_label,
     ordinal,
     phase_strip,
+    replay_frames,
     task_label,
     task_slug,
 )
@@ -82,6 +83,9 @@ def job_detail(request, job_id):
         "snapshot": snapshot,
         "queue_text": f"{ordinal(snapshot['queuePosition'])} in queue" if snapshot["queuePosition"] else "Waiting",
         "phases": phase_strip(plan.requested, plan.first_step) if plan else [],
+        "replay": replay_frames(job, 0, plan) if images and images[0].index == 0 else [],
+        "replay_caption": "How the first image formed, step by step." if job.number_results > 1
+        else "How the image formed, step by step.",
         "seed_last": seed + job.number_results - 1 if isinstance(seed, int) else None,
         "timings": _timings(job, images),
         "is_owner": job.owner_id == request.user.id,

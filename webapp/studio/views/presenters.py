@@ -7,12 +7,12 @@ as JSON, the create page's script) display.
 from django.urls import reverse
 
 from generation import schedulers
-from generation.advice import Advice, step_advice
-from generation.architectures import PHASES
+from generation.advice import Advice, range_note, step_advice
+from generation.architectures import phase_for_step, phase_ranges
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access
-from webapp.studio.models import Upload
+from webapp.studio.models import StepPreview, Upload
 
 TASK_ICONS = {TEXT_TO_IMAGE: "text", IMAGE_TO_IMAGE: "layers", INPAINTING: "brush", OUTPAINTING: "expand"}
 # The icon (templates/studio/_icon.html) for each advice level; create.js draws the same ones.
@@ -64,8 +64,22 @@ def model_json(entry):
         "builtin": entry.builtin,
         "sizeMultiple": arch.size_multiple,
         "maxSize": arch.max_size,
-        "stepsAdvice": arch.steps_advice,
+        "stepsAdvice": range_note(model_name=entry.name, distilled=arch.distilled,
+                                  recommended_steps=entry.recommended_steps),
+        "measured": _measured(entry),
+        "stepsUrl": reverse("model_steps", args=[entry.id]),
     }
+
+
+def _measured(entry) -> str:
+    """"Measured on this server: 22 steps reach 97% of the 50-step result (Euler, 512x512)."", or ""."""
+    from webapp.studio.catalog import measured_profile
+
+    row = measured_profile(entry)
+    if row is None:
+        return ""
+    result = row.profile
+    return f"{result.measured_sentence().capitalize()} ({result.scheduler}, {result.size})."
 
 
 # Source images --------------------------------------------------------------------------------
@@ -121,16 +135,44 @@ def job_plan(job) -> tuple[StepPlan | None, schedulers.SchedulerSpec | None]:
 def phase_strip(requested, first_step):
     """The phases of the full schedule, each with how many of its steps this run covers."""
     strip = []
-    for low, high, name, description in PHASES:
-        top = min(high or requested, requested)
-        in_schedule = max(0, top - low + 1)
-        run = max(0, top - max(low, first_step) + 1)
-        if in_schedule:
-            strip.append({"name": name, "description": description, "low": low, "high": top,
-                          "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
+    for low, high, name, description in phase_ranges(requested):
+        in_schedule = high - low + 1
+        run = max(0, high - max(low, first_step) + 1)
+        strip.append({"name": name, "description": description, "low": low, "high": high,
+                      "in_schedule": in_schedule, "run": run, "partial": 0 < run < in_schedule})
     return strip
 
 
 def ordinal(n: int) -> str:
     suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def replay_frames(job, image_index: int, plan: StepPlan | None) -> list[dict]:
+    """The kept per-step previews of one image, each with its phase (by its place in the full schedule)."""
+    steps = StepPreview.objects.filter(job=job, image_index=image_index).values_list("step", flat=True)
+    requested = plan.requested if plan else job.total_steps
+    first_step = plan.first_step if plan else 1
+    frames = []
+    for step in steps:
+        name, description = phase_for_step(first_step + step - 1, requested)
+        frames.append({"step": step, "total": job.total_steps, "phase": name, "description": description,
+                       "url": reverse("step_preview", args=[job.id, image_index, step])})
+    return frames
+
+
+def measured_seconds_per_step(model, *, scheduler: str, width: int, height: int) -> tuple[float | None, str]:
+    """This server's seconds per step for a model at a size: its steps profile with this scheduler, else
+    the recent finished jobs of that model and size (generation time per step that ran)."""
+    from webapp.studio.models import Image, StepProfile
+
+    row = StepProfile.objects.filter(model=model, scheduler=scheduler, width=width, height=height).first()
+    if row is not None and row.result.get("seconds_per_step"):
+        return float(row.result["seconds_per_step"]), "from its steps profile"
+    images = (Image.objects.filter(job__model=model, job__params__width=width, job__params__height=height,
+                                   job__total_steps__gt=0, seconds__gt=0)
+              .order_by("-created_at").values_list("seconds", "job__total_steps")[:20])
+    rates = [seconds / steps for seconds, steps in images]
+    if not rates:
+        return None, ""
+    return sum(rates) / len(rates), f"from the last {len(rates)} image{'s' if len(rates) > 1 else ''}"
