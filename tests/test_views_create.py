@@ -53,7 +53,8 @@ def test_an_invalid_post_names_the_field_keeps_values_and_stores_nothing(alice_c
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="positivePrompt-error"' in body
-    assert "positivePrompt is required" in body
+    assert "Prompt is required" in body  # the form's label, not the API's field name
+    assert "positivePrompt is" not in body
     assert 'id="seed-error"' in body
     assert ">blurry</textarea>" in body
     assert 'value="-5"' in body
@@ -141,8 +142,25 @@ def test_outpainting_refuses_sides_off_the_grid(alice_client):
     response = _post(alice_client, "outpainting", strength="0.9", seedImage=_upload("s.png", png_bytes(128, 128)),
                      outpaintTop="0", outpaintRight="100", outpaintBottom="0", outpaintLeft="0", outpaintBlur="8")
     assert response.status_code == 400
-    assert "multiple of 64" in response.content.decode()
+    body = response.content.decode()
+    assert "Right must be a multiple of 64, not 100." in body
+    assert "outpaint.right" not in body
     assert not Job.objects.exists()
+
+
+def test_form_errors_speak_the_forms_labels_and_the_api_keeps_field_names():
+    from webapp.studio.forms import in_form_words
+
+    assert in_form_words("positivePrompt is required: describe the image.") == "Prompt is required: describe the image."
+    assert in_form_words("outpaint.bottom must be a multiple of 64, not 30.") == "Bottom must be a multiple of 64, not 30."
+    assert in_form_words("CFGScale must be between 0 and 50.") == "CFG scale must be between 0 and 50."
+    assert in_form_words("maskImage is 64x64 but seedImage is 128x128; they must be the same size.") == (
+        "Mask is 64x64 but the source image is 128x128; they must be the same size.")
+    assert in_form_words("numberResults must be between 1 and 8 here (the API allows up to 20).") == (
+        "Number of images must be between 1 and 8 here (the API allows up to 20).")
+    # Only whole field names change: "the outpainted image" and "steps" stay as they are.
+    assert in_form_words("the outpainted image would be 4096x64") == "The outpainted image would be 4096x64"
+    assert in_form_words("steps 4 x strength 0.1 runs no step") == "Steps 4 x strength 0.1 runs no step"
 
 
 def test_the_form_allows_at_most_eight_results(alice_client):

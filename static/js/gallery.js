@@ -10,6 +10,7 @@ const loadMoreWrap = document.getElementById("load-more-wrap");
 const loadMore = document.getElementById("load-more");
 const liveNote = document.getElementById("live-note");
 const liveText = document.getElementById("live-text");
+const count = document.getElementById("gallery-count");
 
 const toggle = filters.querySelector(".filters-toggle");
 toggle.setAttribute("aria-expanded", String(filters.classList.contains("open")));
@@ -32,11 +33,29 @@ async function fetchFragment(page) {
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const template = document.createElement("template");
   template.innerHTML = await response.text();
-  return { tiles: [...template.content.querySelectorAll("[data-image-id]")], next: response.headers.get("X-Next-Page") || "" };
+  const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
+  return {
+    tiles: [...template.content.querySelectorAll("[data-image-id]")],
+    next: response.headers.get("X-Next-Page") || "",
+    total: Number.isFinite(total) ? total : null,
+  };
 }
 
 function knownIds() {
   return new Set([...grid.querySelectorAll("[data-image-id]")].map((tile) => tile.dataset.imageId));
+}
+
+/** "7 images" (or "7 images match"), as the server writes it on the first page. */
+function countText(total, filtered) {
+  const plural = total === 1 ? "" : "s";
+  return `${total} image${plural}${filtered ? (total === 1 ? " matches" : " match") : ""}`;
+}
+
+function showCount(total) {
+  if (total === null || !count) return;
+  count.dataset.count = String(total);
+  count.textContent = countText(total, Boolean(count.dataset.filtered));
+  count.hidden = total === 0;
 }
 
 // Older pages: a button that works without JS, upgraded to infinite scroll.
@@ -72,7 +91,8 @@ let refreshTimer = null;
 async function prependNew() {
   if (grid.dataset.page !== "1") return;
   try {
-    const { tiles } = await fetchFragment(1);
+    const { tiles, total } = await fetchFragment(1);
+    showCount(total);
     const known = knownIds();
     const fresh = tiles.filter((tile) => !known.has(tile.dataset.imageId));
     for (const tile of fresh) tile.classList.add("is-new");

@@ -48,7 +48,7 @@ def create(request, task):
                 raise InvalidRequest(limit_errors)
             job = job_create(user=user, valid=valid)
         except InvalidRequest as exc:
-            errors = {e.parameter: e.message for e in limit_errors} | exc.by_field()
+            errors = forms.form_errors({e.parameter: e.message for e in limit_errors} | exc.by_field())
         else:
             return redirect("job_detail", job_id=job.id)
         # 2. Re-render

@@ -81,6 +81,8 @@ def gallery(request):
     if request.GET.get("fragment"):
         response = render(request, "studio/_gallery_items.html", context)
         response["X-Next-Page"] = str(page.next_page_number()) if page.has_next() else ""
+        # The live gallery keeps its "N images" line right when new tiles arrive.
+        response["X-Total-Count"] = str(page.paginator.count)
         return response
     context.update({
         "models": access.models_for(user).order_by("name"),
