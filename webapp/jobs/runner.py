@@ -179,7 +179,9 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> I
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
     with transaction.atomic():
         row.save()
-        Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
+        # The next image starts again from step 0; the last one leaves the job at its last step.
+        last = index + 1 == job.number_results
+        Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps if last else 0)
     if index + 1 < job.number_results:  # the last image is announced with the job's success
         events.broadcast_job(job.id)
     return row

@@ -172,6 +172,7 @@ class Job(models.Model):
     worker_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     gpu_seconds = models.FloatField(default=0)
+    device = models.CharField(max_length=40, blank=True, help_text='The torch device that ran it: "cuda:0", "cpu".')
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.WEB)
     api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
     queued_at = models.DateTimeField(auto_now_add=True, db_index=True)
