@@ -181,6 +181,18 @@ def test_source_prefill_follows_access(client, alice, bob, charlie, make_image):
     assert "not available to you" in body
 
 
+def test_use_as_source_carries_the_prompt_and_settings_but_keeps_the_source_size(client, alice, bob, make_image):
+    image = make_image(bob, prompt="a harbour at night", seed=777, width=128, height=128)
+    client.login(username="alice", password=PASSWORD)  # a teammate's team image
+    body = client.get(reverse("create", args=["image-to-image"]) + f"?source={image.id}").content.decode()
+    assert ">a harbour at night</textarea>" in body
+    assert 'id="seed" name="seed"' in body and 'value="777"' in body
+    assert f'name="seedImageId" value="{image.id}"' in body
+    assert 'id="width" name="width" min="128" max="2048" step="8" inputmode="numeric" value=""' in body
+    assert 'value="0.80"' in body  # from text to image: the model's default strength
+    assert "not available to you" not in body
+
+
 def test_reuse_prefills_the_parameters_and_the_seed(alice_client, alice, make_image):
     image = make_image(alice, prompt="an isometric ruin", seed=4242)
     response = alice_client.get(reverse("create", args=["text-to-image"]) + f"?reuse={image.id}")

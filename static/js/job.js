@@ -160,22 +160,30 @@ function renderResults() {
   const known = new Set([...el.results.querySelectorAll("[data-image-id]")].map((a) => a.dataset.imageId));
   for (const image of images) {
     if (known.has(image.id)) continue;
-    const link = document.createElement("a");
-    link.className = "result";
-    link.href = image.pageUrl;
-    link.dataset.imageId = image.id;
-    const img = document.createElement("img");
-    img.src = image.url;
-    img.width = image.width;
-    img.height = image.height;
-    img.alt = `Result ${image.index + 1}, seed ${image.seed}`;
-    img.dataset.testid = "result-image";
-    const meta = document.createElement("span");
-    meta.className = "result-meta";
-    meta.textContent = `Seed ${image.seed}`;
-    link.append(img, meta);
-    el.results.append(link);
+    el.results.append(resultFigure(image));
   }
+}
+
+/** A live result, from the same markup the server draws (templates/studio/_result.html). */
+function resultFigure(image) {
+  const figure = $("result-template").content.firstElementChild.cloneNode(true);
+  figure.dataset.imageId = image.id;
+  const img = figure.querySelector("img");
+  img.src = image.url;
+  img.width = image.width;
+  img.height = image.height;
+  img.alt = `Result ${image.index + 1}, seed ${image.seed}`;
+  figure.querySelector(".result-meta").textContent = `Seed ${image.seed}`;
+  figure.querySelector(".result-open-img").href = image.pageUrl;
+  figure.querySelector(".result-actions").setAttribute("aria-label", `Result ${image.index + 1}`);
+  const hrefs = {
+    download: image.downloadUrl,
+    source: `${config.sourceUrl}?source=${image.id}`,
+    reuse: `${config.reuseUrl}?reuse=${image.id}`,
+    open: image.pageUrl,
+  };
+  for (const link of figure.querySelectorAll("[data-result-action]")) link.href = hrefs[link.dataset.resultAction];
+  return figure;
 }
 
 function renderTimes() {

@@ -66,6 +66,7 @@ def image_summary(image) -> dict:
         "url": reverse("image_file", args=[image.id]),
         "thumbUrl": reverse("image_thumb", args=[image.id]),
         "pageUrl": reverse("image_detail", args=[image.id]),
+        "downloadUrl": reverse("image_download", args=[image.id]),
         "seed": image.seed,
         "width": image.width,
         "height": image.height,

@@ -3,6 +3,7 @@ source, and the step counter and advice as the page first shows them (create.js 
 """
 
 import math
+import uuid
 
 from django.contrib import messages
 
@@ -47,6 +48,28 @@ def reuse_values(request, task_type, reuse_id):
     return {k: str(v) for k, v in values.items()}
 
 
+def source_values(request, task_type, source_id):
+    """Form values for "use as source": the source image's prompt and settings carry over, so the user
+    changes only what they want. The new task keeps the source's size and paints a mask of its own."""
+    image = access.images_visible_to(request.user).filter(id=source_id).first() if _is_uuid(source_id) else None
+    if image is None:  # an upload of the user's own, or not visible: nothing to carry
+        return {}
+    values = reuse_values(request, task_type, str(image.id))
+    for name in ("width", "height", "maskImageId"):
+        values.pop(name, None)
+    if "strength" not in image.job.params:
+        values.pop("strength", None)  # from text to image: the model's default strength
+    return values
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def initial_values(request, task_type, model):
     """GET: the defaults of `model`, then ?reuse=<image or job>, then ?source=<image>."""
     values = {}
@@ -65,6 +88,8 @@ def initial_values(request, task_type, model):
         values.update(reuse_values(request, task_type, request.GET["reuse"]))
     if request.GET.get("source") and task_type != TEXT_TO_IMAGE:
         if source_preview(request.user, request.GET["source"]):
+            if not request.GET.get("reuse"):
+                values.update(source_values(request, task_type, request.GET["source"]))
             values["seedImageId"] = request.GET["source"]
         else:
             messages.warning(request, "That source image is not available to you.")
