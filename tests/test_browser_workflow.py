@@ -226,3 +226,144 @@ def test_gallery_tiles_show_the_models_full_name(sign_in, viewport):
     expect(model).to_have_text("Stepwise Shapes (built-in)")
     assert model.evaluate("el => el.scrollWidth <= el.clientWidth + 1 && el.scrollHeight <= el.clientHeight + 1")
     expect(model).to_have_attribute("title", "Stepwise Shapes (built-in)")
+
+
+# Friction ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edit(browser, live_server_process):
+    """alice's text-to-image result and an image-to-image edit of it: {"source": id, "edit": id, "job": url}."""
+    page = sign_in_as(browser, live_server_process.url, "alice", viewport=DESKTOP)
+    try:
+        prompt = f"a lighthouse on a rock {uuid.uuid4().hex[:6]}"
+        submit_text_to_image(page, prompt)
+        wait_succeeded(page)
+        source = page.locator("[data-image-id]").first.get_attribute("data-image-id")
+        page.locator('[data-result-action="source"]').first.click()
+        page.wait_for_url("**/create/image-to-image/?source=*")
+        page.fill("#positivePrompt", f"{prompt}, in snow")
+        page.fill("#steps", "4")
+        page.fill("#strength", "0.75")
+        page.click("#submit")
+        page.wait_for_url("**/jobs/*/")
+        wait_succeeded(page)
+        job = page.url.removeprefix(live_server_process.url)
+        edited = page.locator("[data-image-id]").first.get_attribute("data-image-id")
+    finally:
+        page.context.close()
+    return {"source": source, "edit": edited, "job": job, "prompt": prompt}
+
+
+@pytest.mark.parametrize("task", ["text-to-image", "inpainting"])
+def test_generate_and_the_steps_line_stay_in_view_at_1440x900(sign_in, task):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", viewport={"width": 1440, "height": 900})
+    page.goto(f"/create/{task}/")
+    expect(page.get_by_test_id("submit-plan")).to_contain_text("steps will run")
+    for where in ("top", "bottom"):
+        page.evaluate(f"window.scrollTo(0, {0 if where == 'top' else 'document.body.scrollHeight'})")
+        page.locator(".create-settings").evaluate(f"el => el.scrollTop = {0 if where == 'top' else 'el.scrollHeight'}")
+        for target in (page.locator("#submit"), page.get_by_test_id("submit-plan")):
+            box = target.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= 900, (where, box)
+    # The line follows the sliders.
+    page.fill("#steps", "12")
+    expected = "12 steps will run" if task == "text-to-image" else "9 of 12 steps will run"
+    expect(page.get_by_test_id("submit-plan")).to_have_text(f"{expected} · 1 image")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_job_results_offer_download_use_as_source_reuse_and_open(sign_in, edit, viewport):
+    from playwright.sync_api import expect
+
+    page = sign_in("bob", viewport=viewport)  # a teammate, on the page of alice's edit
+    page.goto(edit["job"])
+    actions = page.locator(f'[data-image-id="{edit["edit"]}"] .result-actions')
+    for name in ("Download", "Use as source", "Reuse", "Open"):
+        expect(actions.get_by_role("link", name=name)).to_be_visible()
+    with page.expect_download() as info:
+        actions.get_by_role("link", name="Download").click()
+    assert info.value.suggested_filename.endswith(".png")
+    actions.get_by_role("link", name="Reuse").click()
+    page.wait_for_url(f"**/create/image-to-image/?reuse={edit['edit']}")
+    expect(page.locator("#strength")).to_have_value("0.75")
+    page.go_back()
+    page.locator(f'[data-image-id="{edit["edit"]}"] .result-actions').get_by_role("link", name="Use as source").click()
+    page.wait_for_url(f"**/create/image-to-image/?source={edit['edit']}")
+    expect(page.locator("#positivePrompt")).to_have_value(f"{edit['prompt']}, in snow")  # the prompt carries over
+    expect(page.locator("#steps")).to_have_value("4")
+    expect(page.locator(f'input[name="seedImageId"][value="{edit["edit"]}"]')).to_be_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+def test_results_that_arrive_live_have_the_same_actions(sign_in):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", viewport=DESKTOP)
+    submit_text_to_image(page, "a live result with actions")
+    page.evaluate("window.sameDocument = true")
+    wait_succeeded(page)
+    assert page.evaluate("window.sameDocument") is True
+    figure = page.locator("[data-image-id]").first
+    image_id = figure.get_attribute("data-image-id")
+    hrefs = {a.get_attribute("data-result-action"): a.get_attribute("href")
+             for a in figure.locator("[data-result-action]").all()}
+    assert hrefs == {
+        "download": f"/files/images/{image_id}/download/",
+        "source": f"/create/image-to-image/?source={image_id}",
+        "reuse": f"/create/text-to-image/?reuse={image_id}",
+        "open": f"/images/{image_id}/",
+    }
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_an_edit_compares_with_its_source(sign_in, edit, theme):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", theme=theme, viewport=DESKTOP)
+    page.goto(f"/images/{edit['edit']}/")
+    source = page.get_by_test_id("compare-source")
+    expect(source).to_be_hidden()
+    page.get_by_role("button", name="Compare with source").click()
+    expect(source).to_be_visible()
+    expect(page.get_by_role("button", name="Compare with source")).to_have_attribute("aria-pressed", "true")
+    slider = page.get_by_test_id("compare-range")
+    expect(slider).to_be_focused()
+    slider.press("End")  # all source
+    assert page.locator("#compare").evaluate("el => el.style.getPropertyValue('--pos')") == "100%"
+    slider.press("Home")
+    slider.press("ArrowRight")  # the arrows move the line, not to another image
+    assert page.locator("#compare").evaluate("el => el.style.getPropertyValue('--pos')") == "1%"
+    assert f"/images/{edit['edit']}/" in page.url
+    slider.fill("50")
+    shot(page, f"image-compare-{theme}")
+    # A text-to-image result has nothing to compare with.
+    page.goto(f"/images/{edit['source']}/")
+    expect(page.get_by_role("button", name="Compare with source")).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_image_page_steps_through_the_filtered_gallery_with_the_arrow_keys_and_zooms(sign_in, edit, viewport):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", viewport=viewport)
+    query = edit["prompt"].rsplit(" ", 1)[-1]  # matches exactly the source and its edit
+    page.goto(f"/gallery/?q={query}")
+    expect(page.locator("[data-image-id]")).to_have_count(2)
+    page.locator(f'[data-image-id="{edit["edit"]}"]').click()  # the newer one
+    page.wait_for_url(f"**/images/{edit['edit']}/?q={query}")
+    expect(page.locator("#image-prev")).to_have_count(0)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"**/images/{edit['source']}/?q={query}")
+    expect(page.locator("#image-next")).to_have_count(0)  # the end of the filtered gallery
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"**/images/{edit['edit']}/?q={query}")
+
+    image = page.get_by_test_id("full-image")
+    page.get_by_role("button", name="Actual size").click()
+    expect(page.locator("#image-frame")).to_have_class("image-frame zoomed")
+    assert image.evaluate("img => img.getBoundingClientRect().width") == image.evaluate("img => img.naturalWidth")
+    page.get_by_role("button", name="Fit").click()
+    expect(page.locator("#image-frame")).to_have_class("image-frame")

@@ -92,3 +92,43 @@ def test_an_empty_gallery_says_so(client, alice):
     body = login(client, "alice").get(reverse("gallery")).content.decode()
     assert "The gallery is empty" in body
     assert Image.objects.count() == 0
+
+
+def _dated(image, minutes_ago):
+    Image.objects.filter(id=image.id).update(created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
+
+
+def test_the_image_page_steps_through_the_gallery_under_its_filters(client, alice, bob, make_image):
+    oldest = make_image(alice, prompt="a red lighthouse")
+    middle = make_image(bob, prompt="a green forest")
+    newest = make_image(alice, prompt="a blue lighthouse")
+    private = make_image(alice, prompt="a secret lighthouse", visibility="private")
+    for image, minutes in ((oldest, 30), (middle, 20), (newest, 10), (private, 15)):
+        _dated(image, minutes)
+    login(client, "bob")
+
+    # No filter: bob's gallery is newest, middle, oldest (alice's private image is not his to see).
+    body = client.get(reverse("image_detail", args=[middle.id])).content.decode()
+    assert f'id="image-prev" rel="prev" href="{reverse("image_detail", args=[newest.id])}"' in body
+    assert f'id="image-next" rel="next" href="{reverse("image_detail", args=[oldest.id])}"' in body
+    assert str(private.id) not in body
+
+    # Filtered to "lighthouse": middle is not in it, so newest and oldest are neighbours, and the
+    # links keep the filter.
+    body = client.get(reverse("image_detail", args=[newest.id]) + "?q=lighthouse").content.decode()
+    assert 'id="image-prev"' not in body  # the newest match: nothing before it
+    assert f'href="{reverse("image_detail", args=[oldest.id])}?q=lighthouse"' in body
+    gallery = client.get(reverse("gallery") + "?q=lighthouse").content.decode()
+    assert f'href="{reverse("image_detail", args=[newest.id])}?q=lighthouse"' in gallery
+
+
+def test_edits_offer_a_comparison_with_their_source_and_text_to_image_does_not(client, alice, make_image):
+    source = make_image(alice, prompt="the source")
+    edit = make_image(alice, prompt="the edit", task_type="imageToImage")
+    edit.job.params["seedImage"] = str(source.id)
+    edit.job.save(update_fields=["params"])
+    login(client, "alice")
+    body = client.get(reverse("image_detail", args=[edit.id])).content.decode()
+    assert 'id="compare-toggle"' in body
+    assert f'src="{reverse("image_file", args=[source.id])}" alt="The source image"' in body
+    assert 'id="compare-toggle"' not in client.get(reverse("image_detail", args=[source.id])).content.decode()

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -35,11 +36,10 @@ def _parse_date(value):
         return None
 
 
-@login_required
-def gallery(request):
-    """Images the user may see, newest first, filtered; `?fragment=1` returns only the grid items."""
+def _filtered_images(request):
+    """The images the user may see, newest first, with the gallery's filters from the query string."""
     user = request.user
-    images = access.images_visible_to(user).select_related("owner", "job", "job__model").order_by("-created_at")
+    images = access.images_visible_to(user).select_related("owner", "job", "job__model").order_by("-created_at", "-id")
     filters = {
         "scope": request.GET.get("scope", ""),
         "model": request.GET.get("model", ""),
@@ -67,15 +67,28 @@ def gallery(request):
         images = images.filter(created_at__date__lte=until)
     if filters["q"]:
         images = images.filter(job__params__positivePrompt__icontains=filters["q"])
-    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return images, filters
+
+
+def _filter_query(request):
+    """The gallery's filters as a query string (no page), for links that keep them."""
     query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("fragment", None)
+    for name in ("page", "fragment"):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@login_required
+def gallery(request):
+    """Images the user may see, newest first, filtered; `?fragment=1` returns only the grid items."""
+    user = request.user
+    images, filters = _filtered_images(request)
+    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": filters,
         "filtered": any(filters.values()),
-        "query": query.urlencode(),
+        "query": _filter_query(request),
         "user_id": user.id,
     }
     if request.GET.get("fragment"):
@@ -97,9 +110,30 @@ def _get_image(request, image_id):
     )
 
 
+def _neighbours(request, image):
+    """(newer, older) image next to `image` in the gallery under the same filters, or None at an end."""
+    images, _ = _filtered_images(request)
+    newer = images.filter(Q(created_at__gt=image.created_at) | Q(created_at=image.created_at, id__gt=image.id))
+    older = images.filter(Q(created_at__lt=image.created_at) | Q(created_at=image.created_at, id__lt=image.id))
+    return newer.order_by("created_at", "id").first(), older.first()
+
+
+def _compare_box(job, image, params):
+    """Where the source sits in the result, in percent of the result: all of it, except for outpainting."""
+    outpaint = params.get("outpaint")
+    if not outpaint or not image.width or not image.height:
+        return {"left": 0, "top": 0, "width": 100, "height": 100}
+    inner_w = image.width - outpaint["left"] - outpaint["right"]
+    inner_h = image.height - outpaint["top"] - outpaint["bottom"]
+    return {"left": 100 * outpaint["left"] / image.width, "top": 100 * outpaint["top"] / image.height,
+            "width": 100 * inner_w / image.width, "height": 100 * inner_h / image.height}
+
+
 @login_required
 def image_detail(request, image_id):
     image = _get_image(request, image_id)
+    newer, older = _neighbours(request, image)
+    query = _filter_query(request)
     job = image.job
     plan, spec = job_plan(job)
     params = job.params
@@ -120,7 +154,11 @@ def image_detail(request, image_id):
         "task_label": task_label(job.task_type),
         "model_label": model_label(job.model),
         "source_preview": source_preview(request.user, params.get("seedImage")) if params.get("seedImage") else None,
+        "compare_box": _compare_box(job, image, params),
         "visibility_choices": Visibility.choices,
+        "newer": newer,
+        "older": older,
+        "query": query,
     })
 
 
