@@ -299,7 +299,6 @@ def test_job_results_offer_download_use_as_source_reuse_and_open(sign_in, edit, 
 
 
 def test_results_that_arrive_live_have_the_same_actions(sign_in):
-    from playwright.sync_api import expect
 
     page = sign_in("alice", viewport=DESKTOP)
     submit_text_to_image(page, "a live result with actions")

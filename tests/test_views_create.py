@@ -152,7 +152,8 @@ def test_form_errors_speak_the_forms_labels_and_the_api_keeps_field_names():
     from webapp.studio.forms import in_form_words
 
     assert in_form_words("positivePrompt is required: describe the image.") == "Prompt is required: describe the image."
-    assert in_form_words("outpaint.bottom must be a multiple of 64, not 30.") == "Bottom must be a multiple of 64, not 30."
+    assert in_form_words("outpaint.bottom must be a multiple of 64, not 30.") == (
+        "Bottom must be a multiple of 64, not 30.")
     assert in_form_words("CFGScale must be between 0 and 50.") == "CFG scale must be between 0 and 50."
     assert in_form_words("maskImage is 64x64 but seedImage is 128x128; they must be the same size.") == (
         "Mask is 64x64 but the source image is 128x128; they must be the same size.")
