@@ -366,3 +366,35 @@ def test_the_image_page_steps_through_the_filtered_gallery_with_the_arrow_keys_a
     assert image.evaluate("img => img.getBoundingClientRect().width") == image.evaluate("img => img.naturalWidth")
     page.get_by_role("button", name="Fit").click()
     expect(page.locator("#image-frame")).to_have_class("image-frame")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_admin_adds_a_model_from_the_models_folder_in_the_studios_theme(sign_in, live_server_process, theme):
+    from playwright.sync_api import expect
+
+    from tests.test_catalog import SD15, write_safetensors
+
+    name = f"picked-{theme}"
+    folder = live_server_process.data_dir / "models" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_safetensors(folder / f"{name}.safetensors", SD15)
+
+    page = sign_in("alice", theme=theme, viewport=DESKTOP)  # staff on the live server
+    page.goto("/admin/studio/modelentry/")
+    assert page.evaluate("document.documentElement.dataset.theme") == theme
+    page.get_by_role("link", name="Add from the models folder").click()
+    row = page.locator(f'tr[data-path="checkpoints/{name}.safetensors"]')
+    expect(row).to_contain_text("SD 1.5")
+    expect(row).to_contain_text("New")
+    shot(page, f"admin-import-{theme}")
+    for box in page.locator('input[name="path"]').all():  # only this one
+        if box.get_attribute("value") != str(folder / f"{name}.safetensors"):
+            box.uncheck()
+    page.get_by_role("button", name="Import the chosen models").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Imported 1 model(s): {name.replace('-', ' ')}.")
+    expect(page.get_by_role("link", name=name.replace("-", " "))).to_be_visible()
+
+    # The admin's own theme button changes the studio's theme too.
+    page.locator(".theme-toggle").first.click()
+    stored = page.evaluate("localStorage.getItem('stepwise-theme')")
+    assert stored != theme
