@@ -109,8 +109,9 @@ def test_the_image_page_steps_through_the_gallery_under_its_filters(client, alic
 
     # No filter: bob's gallery is newest, middle, oldest (alice's private image is not his to see).
     body = client.get(reverse("image_detail", args=[middle.id])).content.decode()
-    assert f'id="image-prev" rel="prev" href="{reverse("image_detail", args=[newest.id])}"' in body
-    assert f'id="image-next" rel="next" href="{reverse("image_detail", args=[oldest.id])}"' in body
+    newer, older = reverse("image_detail", args=[newest.id]), reverse("image_detail", args=[oldest.id])
+    assert f'id="image-prev" rel="prev" data-shortcut="ArrowLeft" href="{newer}"' in body
+    assert f'id="image-next" rel="next" data-shortcut="ArrowRight" href="{older}"' in body
     assert str(private.id) not in body
 
     # Filtered to "lighthouse": middle is not in it, so newest and oldest are neighbours, and the
@@ -132,3 +133,33 @@ def test_edits_offer_a_comparison_with_their_source_and_text_to_image_does_not(c
     assert 'id="compare-toggle"' in body
     assert f'src="{reverse("image_file", args=[source.id])}" alt="The source image"' in body
     assert 'id="compare-toggle"' not in client.get(reverse("image_detail", args=[source.id])).content.decode()
+
+
+def test_favourites_are_each_persons_own_and_filter_the_gallery(client, alice, bob, charlie, make_image):
+    liked = make_image(alice, prompt="a liked lighthouse")
+    other = make_image(alice, prompt="another lighthouse")
+    url = reverse("image_favourite", args=[liked.id])
+    login(client, "bob")
+    response = client.post(url, {"favourite": "1"}, HTTP_ACCEPT="application/json")
+    assert response.json() == {"favourite": True}
+    assert list(bob.favourite_images.all()) == [liked]
+    assert not alice.favourite_images.exists()  # bob's favourite is not alice's
+
+    body = client.get(reverse("gallery") + "?favourites=1").content.decode()
+    assert "a liked lighthouse" in body and "another lighthouse" not in body
+    assert 'data-testid="tile-favourite"' in body
+    assert 'aria-pressed="true"' in client.get(reverse("image_detail", args=[liked.id])).content.decode()
+
+    # Anything but 1 or 0 is refused by name and changes nothing.
+    response = client.post(url, {"favourite": "yes"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "favourite must be 1 or 0" in response.json()["error"]
+    assert bob.favourite_images.count() == 1
+    # Without the script: a plain form post and a redirect back.
+    response = client.post(url, {"favourite": "0"})
+    assert response.status_code == 302 and not bob.favourite_images.exists()
+
+
+    # Another team cannot even see it.
+    login(client, "charlie")
+    assert client.post(url, {"favourite": "1"}).status_code == 404
+    assert not charlie.favourite_images.exists()

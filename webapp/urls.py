@@ -17,6 +17,7 @@ urlpatterns = [
     path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),
     path("images/<uuid:image_id>/delete/", gallery.image_delete, name="image_delete"),
+    path("images/<uuid:image_id>/favourite/", gallery.image_favourite, name="image_favourite"),
     path("account/", account.account, name="account"),
     path("account/team/", account.switch_team, name="switch_team"),
     path("guide/", docs.guide, name="guide"),

@@ -1,24 +1,7 @@
-// The image page: previous/next within the gallery's filter (arrow keys too), actual-size zoom, and,
-// for image-to-image, inpainting and outpainting results, a before/after comparison with the source.
+// The image page: actual-size zoom and, for image-to-image, inpainting and outpainting results, a
+// before/after comparison with the source. Previous/next (← →), Z and C are data-shortcut keys (app.js).
 
 const $ = (id) => document.getElementById(id);
-
-function typing(event) {
-  const target = event.target;
-  return target.closest?.("input, textarea, select, [contenteditable=''], [contenteditable='true']")
-    && !target.matches?.("input[type=range], input[type=radio], input[type=checkbox]");
-}
-
-// Previous / next: ← and → follow the links the server drew (same filters as the gallery).
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || typing(event)) return;
-  if (event.target.matches?.("input[type=range]")) return; // the comparison slider uses the arrows
-  const link = { ArrowLeft: $("image-prev"), ArrowRight: $("image-next") }[event.key];
-  if (link) {
-    event.preventDefault();
-    link.click();
-  }
-});
 
 // Zoom: fit the page, or the image's actual pixels (the frame scrolls).
 const frame = $("image-frame");
@@ -52,8 +35,22 @@ if (compareToggle) {
   });
 }
 
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || typing(event)) return;
-  if (event.key === "z" || event.key === "Z") zoom.click();
-  else if ((event.key === "c" || event.key === "C") && compareToggle) compareToggle.click();
+// Favourite: the form posts without leaving the page.
+const favouriteForm = $("favourite-form");
+favouriteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("favourite-toggle");
+  const input = favouriteForm.elements.favourite;
+  try {
+    const response = await fetch(favouriteForm.action, {
+      method: "POST", body: new FormData(favouriteForm), headers: { Accept: "application/json" }, credentials: "same-origin",
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const { favourite } = await response.json();
+    button.setAttribute("aria-pressed", String(favourite));
+    button.querySelector(".fav-star").textContent = favourite ? "★" : "☆";
+    input.value = favourite ? "0" : "1";
+  } catch {
+    favouriteForm.submit(); // the plain form still works
+  }
 });

@@ -216,6 +216,8 @@ class Image(models.Model):
     file = models.FileField(upload_to="images/")
     thumbnail = models.FileField(upload_to="thumbs/", blank=True)
     seconds = models.FloatField(default=0, help_text="Wall time of this image's generation.")
+    favourited_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="favourite_images",
+                                           help_text="The people who marked it a favourite: each has their own.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

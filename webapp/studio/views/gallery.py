@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,7 +48,12 @@ def _filtered_images(request):
         "since": request.GET.get("since", ""),
         "until": request.GET.get("until", ""),
         "q": request.GET.get("q", "").strip(),
+        "favourites": request.GET.get("favourites", ""),
     }
+    if filters["favourites"] == "1":
+        images = images.filter(favourited_by=user)
+    else:
+        filters["favourites"] = ""
     if filters["scope"] == "mine":
         images = images.filter(owner=user)
     elif filters["scope"] == "team":
@@ -84,6 +90,9 @@ def gallery(request):
     user = request.user
     images, filters = _filtered_images(request)
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    favourites = set(user.favourite_images.filter(id__in=[i.id for i in page.object_list]).values_list("id", flat=True))
+    for image in page.object_list:
+        image.is_favourite = image.id in favourites
     context = {
         "page": page,
         "filters": filters,
@@ -149,6 +158,7 @@ def image_detail(request, image_id):
         "phases": phase_strip(plan.requested, plan.first_step) if plan else [],
         "a1111_text": a1111_text,
         "is_owner": image.owner_id == request.user.id,
+        "is_favourite": image.favourited_by.filter(id=request.user.id).exists(),
         "can_delete": access.can_delete_image(request.user, image),
         "task_slug": task_slug(job.task_type),
         "task_label": task_label(job.task_type),
@@ -179,6 +189,24 @@ def image_visibility(request, image_id):
             messages.info(request, "Set to Team, but this image belongs to no team, so only you see it.")
         else:
             messages.success(request, "Private: only you can see this image now.")
+    return redirect(safe_next(request, reverse("image_detail", args=[image.id])))
+
+
+@require_POST
+@login_required
+def image_favourite(request, image_id):
+    """POST favourite=1 (or 0): mark (or unmark) an image the user can see as one of their favourites.
+    JSON for the page's script ({"favourite": bool}), a redirect without it."""
+    image = _get_image(request, image_id)
+    value = request.POST.get("favourite")
+    if value not in ("0", "1"):
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"error": "favourite must be 1 or 0."}, status=400)
+        messages.error(request, "favourite must be 1 or 0.")
+        return redirect(safe_next(request, reverse("image_detail", args=[image.id])))
+    services.image_set_favourite(image=image, user=request.user, favourite=value == "1")
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"favourite": value == "1"})
     return redirect(safe_next(request, reverse("image_detail", args=[image.id])))
 
 
