@@ -137,7 +137,7 @@ def test_edits_offer_a_comparison_with_their_source_and_text_to_image_does_not(c
 
 def test_favourites_are_each_persons_own_and_filter_the_gallery(client, alice, bob, charlie, make_image):
     liked = make_image(alice, prompt="a liked lighthouse")
-    other = make_image(alice, prompt="another lighthouse")
+    make_image(alice, prompt="another lighthouse")
     url = reverse("image_favourite", args=[liked.id])
     login(client, "bob")
     response = client.post(url, {"favourite": "1"}, HTTP_ACCEPT="application/json")
