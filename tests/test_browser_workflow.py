@@ -398,3 +398,90 @@ def test_the_admin_adds_a_model_from_the_models_folder_in_the_studios_theme(sign
     page.locator(".theme-toggle").first.click()
     stored = page.evaluate("localStorage.getItem('stepwise-theme')")
     assert stored != theme
+
+
+# Expected by people who come from AUTOMATIC1111, InvokeAI and Fooocus ------------------------------
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_keyboard_shortcuts_and_their_overlay(sign_in, edit, theme):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", theme=theme, viewport=DESKTOP)
+    page.goto("/")
+    dialog = page.locator("#shortcuts")
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Previous and next image")
+    shot(page, f"shortcuts-{theme}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.keyboard.press("n")  # new image
+    page.wait_for_url("**/create/text-to-image/")
+    page.keyboard.press("/")  # focus the prompt
+    expect(page.locator("#positivePrompt")).to_be_focused()
+    page.keyboard.type("typed, not a shortcut: n g j")
+    assert "/create/" in page.url  # letters typed in the prompt are text
+    page.locator("#positivePrompt").press("Control+Enter")  # generate
+    page.wait_for_url("**/jobs/*/")
+    wait_succeeded(page)
+
+    page.keyboard.press("g")
+    page.wait_for_url("**/gallery/")
+    page.goto(f"/images/{edit['edit']}/")
+    page.keyboard.press("z")
+    expect(page.locator("#image-frame")).to_have_class("image-frame zoomed")
+    page.keyboard.press("c")
+    expect(page.get_by_role("button", name="Compare with source")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("button", name="Compare with source").click()
+    page.keyboard.press("Delete")  # asks first, with focus on the safe choice
+    expect(page.get_by_role("button", name="Keep it")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Delete permanently")).to_be_hidden()
+    assert f"/images/{edit['edit']}/" in page.url
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_favourites_by_key_or_tap_and_the_gallery_filter(sign_in, edit, viewport):
+    from playwright.sync_api import expect
+
+    page = sign_in("bob", viewport=viewport)  # bob's favourites are his own
+    page.goto(f"/images/{edit['source']}/")
+    button = page.locator("#favourite-toggle")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    if viewport is DESKTOP:
+        page.keyboard.press("f")
+    else:
+        button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    page.goto("/gallery/?favourites=1")
+    tiles = page.locator("[data-image-id]")
+    expect(tiles).to_have_count(1)
+    expect(tiles.first).to_have_attribute("data-image-id", edit["source"])
+    expect(tiles.first.get_by_test_id("tile-favourite")).to_be_visible()
+    tiles.first.click()
+    page.locator("#favourite-toggle").click()  # and off again
+    expect(page.locator("#favourite-toggle")).to_have_attribute("aria-pressed", "false")
+    page.goto("/gallery/?favourites=1")
+    expect(page.locator("[data-image-id]")).to_have_count(0)
+
+
+def test_same_settings_new_seed_and_the_prompt_history(sign_in, edit):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", viewport=DESKTOP)
+    page.goto(f"/images/{edit['edit']}/")
+    page.get_by_role("link", name="Same settings, new seed").click()
+    page.wait_for_url("**/create/image-to-image/?reuse=*&seed=random")
+    expect(page.locator("#positivePrompt")).to_have_value(f"{edit['prompt']}, in snow")
+    expect(page.locator("#seed")).to_have_value("")
+
+    page.goto("/create/text-to-image/")
+    page.fill("#positivePrompt", "")
+    page.locator("#prompt-history > summary").click()
+    page.get_by_role("button", name=edit["prompt"], exact=True).click()
+    expect(page.locator("#positivePrompt")).to_have_value(edit["prompt"])
+    expect(page.locator("#prompt-count")).to_have_text(f"{len(edit['prompt'])} / 3000")
+    expect(page.locator("#prompt-history")).not_to_have_attribute("open", "")

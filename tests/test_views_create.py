@@ -233,3 +233,24 @@ def test_the_form_shows_the_advice_before_the_script_runs(alice_client):
     body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
     assert 'data-advice="below-range"' in body  # the built-in model defaults to 20 steps, below 25-30
     assert 'id="vocabulary-data"' in body
+
+
+def test_same_settings_new_seed_keeps_everything_but_the_seed(alice_client, alice, make_image):
+    image = make_image(alice, prompt="an isometric ruin", seed=4242)
+    url = reverse("create", args=["text-to-image"]) + f"?reuse={image.id}&seed=random"
+    body = alice_client.get(url).content.decode()
+    assert ">an isometric ruin</textarea>" in body
+    assert 'value="4242"' not in body
+    assert 'placeholder="Random" value=""' in body
+
+
+def test_the_prompt_history_lists_the_users_own_recent_prompts_once_each(alice_client, alice, bob, make_image):
+    make_image(alice, prompt="a red circle")
+    make_image(alice, prompt="a blue square")
+    make_image(alice, prompt="a red circle")
+    make_image(bob, prompt="bob's own prompt")
+    body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
+    assert body.count('data-prompt="a red circle"') == 1
+    assert 'data-prompt="a blue square"' in body
+    assert "bob&#x27;s own prompt" not in body and "bob's own prompt" not in body
+    assert body.index('data-prompt="a red circle"') < body.index('data-prompt="a blue square"')  # newest first

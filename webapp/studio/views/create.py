@@ -14,7 +14,14 @@ from webapp.jobs.services import job_create
 from webapp.studio import access, forms
 from webapp.studio.fields import InvalidRequest
 from webapp.studio.schema import validate_inference
-from webapp.studio.views.form_state import FIELD_ERRORS, MAX_STEPS, MIN_STEPS, initial_plan, initial_values
+from webapp.studio.views.form_state import (
+    FIELD_ERRORS,
+    MAX_STEPS,
+    MIN_STEPS,
+    initial_plan,
+    initial_values,
+    recent_prompts,
+)
 from webapp.studio.views.presenters import model_advice, model_json, model_label, source_preview, task_tabs
 
 
@@ -87,6 +94,7 @@ def create(request, task):
         "sides": [(side, forms.outpaint_input_name(side), values.get(forms.outpaint_input_name(side), ""))
                   for side in forms.OUTPAINT_SIDES],
         "initial_plan": initial_plan(values, models, task_type),
+        "recent_prompts": recent_prompts(user),
     }
     return render(request, "studio/create.html", context, status=status)
 

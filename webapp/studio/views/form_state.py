@@ -11,6 +11,7 @@ from generation import schedulers
 from generation.steps import effective_steps
 from generation.task_types import INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access, forms
+from webapp.studio.models import Job
 from webapp.studio.views.presenters import advice_items, model_advice, source_preview
 
 # Form fields shown next to their own input; any other error goes to the banner above the form.
@@ -93,7 +94,21 @@ def initial_values(request, task_type, model):
             values["seedImageId"] = request.GET["source"]
         else:
             messages.warning(request, "That source image is not available to you.")
+    if request.GET.get("seed") == "random":  # "same settings, new seed": the seed field starts empty
+        values.pop("seed", None)
     return values
+
+
+def recent_prompts(user, *, limit=12):
+    """The user's own recent prompts, newest first, each once: the create page's prompt history."""
+    prompts = []
+    for prompt in Job.objects.filter(owner=user).order_by("-queued_at").values_list("params__positivePrompt",
+                                                                                 flat=True)[:200]:
+        if isinstance(prompt, str) and prompt and prompt not in prompts:
+            prompts.append(prompt)
+            if len(prompts) == limit:
+                break
+    return prompts
 
 
 def initial_plan(values, models, task_type):
