@@ -485,3 +485,73 @@ def test_same_settings_new_seed_and_the_prompt_history(sign_in, edit):
     expect(page.locator("#positivePrompt")).to_have_value(edit["prompt"])
     expect(page.locator("#prompt-count")).to_have_text(f"{len(edit['prompt'])} / 3000")
     expect(page.locator("#prompt-history")).not_to_have_attribute("open", "")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_select_several_images_to_download_and_change_their_visibility(sign_in, edit, viewport):
+    import io
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", viewport=viewport)
+    query = edit["prompt"].rsplit(" ", 1)[-1]
+    page.goto(f"/gallery/?q={query}")
+    page.get_by_role("button", name="Select").click()
+    bar = page.locator("#bulk-form")
+    expect(bar).to_be_visible()
+    expect(bar.get_by_role("button", name="Download zip")).to_be_disabled()
+    page.locator(f'[data-image-id="{edit["source"]}"] .tile').click()  # selects, does not open
+    assert "/gallery/" in page.url
+    page.get_by_role("button", name="Select all shown").click()
+    expect(page.locator("#bulk-count")).to_have_text("2 selected")
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    with page.expect_download() as info:
+        bar.get_by_role("button", name="Download zip").click()
+    with open(info.value.path(), "rb") as handle:
+        assert len(zipfile.ZipFile(io.BytesIO(handle.read())).namelist()) == 2
+
+    bar.get_by_role("button", name="Make private").click()
+    expect(page.locator(".messages")).to_contain_text("Private: 2 images.")
+    expect(page.locator(f'[data-image-id="{edit["edit"]}"]')).to_contain_text("Private")
+    page.get_by_role("button", name="Select").click()
+    page.get_by_role("button", name="Select all shown").click()
+    page.locator("#bulk-form").get_by_role("button", name="Share with team").click()
+    expect(page.locator(".messages")).to_contain_text("Shared with the team: 2 images.")
+
+
+# The main pages, light and dark (docs/screenshots/ holds a set: STEPWISE_SHOTS=docs/screenshots) ------
+
+
+@pytest.fixture(scope="module")
+def showcase(browser, live_server_process, edit):
+    """A few more of alice's images, so the gallery and the home page have something to show."""
+    page = sign_in_as(browser, live_server_process.url, "alice", viewport=DESKTOP)
+    try:
+        for prompt in ("a yellow star on a purple background", "a red circle on a blue background",
+                       "a green square on an orange background"):
+            submit_text_to_image(page, prompt, steps=6, size=256)
+            wait_succeeded(page)
+        job = page.url.removeprefix(live_server_process.url)
+    finally:
+        page.context.close()
+    return {**edit, "last_job": job}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_main_pages_in_both_themes(sign_in, showcase, theme):
+    from playwright.sync_api import expect
+
+    page = sign_in("alice", theme=theme, viewport={"width": 1440, "height": 900})
+    pages = [("home", "/"), ("create", "/create/text-to-image/"), ("job", showcase["last_job"]),
+             ("gallery", "/gallery/"), ("image", f"/images/{showcase['edit']}/"),
+             ("admin-models", "/admin/studio/modelentry/import/")]
+    for name, url in pages:
+        page.goto(url)
+        if name == "image":
+            page.get_by_role("button", name="Compare with source").click()
+        if name == "gallery":
+            expect(page.locator("#live-text")).to_have_text("Live")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1440, name
+        shot(page, f"{name}-{theme}")

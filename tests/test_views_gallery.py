@@ -163,3 +163,57 @@ def test_favourites_are_each_persons_own_and_filter_the_gallery(client, alice, b
     login(client, "charlie")
     assert client.post(url, {"favourite": "1"}).status_code == 404
     assert not charlie.favourite_images.exists()
+
+
+def _bulk(client, action, images, **extra):
+    return client.post(reverse("gallery_bulk"), {"action": action, "image": [str(i.id) for i in images],
+                                                 "next": "/gallery/?scope=mine", **extra})
+
+
+def test_selected_images_download_as_one_zip(client, alice, bob, make_image):
+    import io
+    import zipfile
+
+    mine, alices = make_image(bob, seed=11), make_image(alice, seed=22)
+    login(client, "bob")
+    response = _bulk(client, "zip", [mine, alices])  # a teammate's team image may be downloaded too
+    assert response["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert sorted(n.split("-")[1] for n in names) == ["11", "22"] and all(n.endswith(".png") for n in names)
+
+
+def test_bulk_visibility_is_all_or_nothing_and_only_for_the_owner(client, alice, bob, make_image):
+    first, second, alices = make_image(bob), make_image(bob), make_image(alice)
+    login(client, "bob")
+    response = _bulk(client, "private", [first, alices], )
+    assert response.status_code == 302 and response.url == "/gallery/?scope=mine"
+    assert Image.objects.get(id=first.id).visibility == "team"  # refused as a whole
+    response = _bulk(client, "private", [first, second])
+    assert set(Image.objects.filter(id__in=[first.id, second.id]).values_list("visibility", flat=True)) == {"private"}
+    _bulk(client, "team", [first])
+    assert Image.objects.get(id=first.id).visibility == "team"
+
+
+def test_bulk_delete_needs_the_right_to_delete_every_one(client, alice, bob, charlie, make_image):
+    bobs, alices = make_image(bob), make_image(alice)
+    login(client, "bob")
+    _bulk(client, "delete", [bobs, alices])  # bob may not delete alice's image: nothing goes
+    assert Image.objects.filter(id__in=[bobs.id, alices.id]).count() == 2
+    login(client, "alice")  # a team admin may delete a teammate's image
+    _bulk(client, "delete", [bobs, alices])
+    assert not Image.objects.filter(id__in=[bobs.id, alices.id]).exists()
+
+
+def test_bulk_refuses_what_it_cannot_read_by_name(client, alice, charlie, make_image):
+    theirs = make_image(charlie)
+    mine = make_image(alice)
+    login(client, "alice")
+    for data, message in (
+        ({"action": "zip", "image": [str(mine.id), str(theirs.id)]}, "1 of the selected images are not available"),
+        ({"action": "zip", "image": ["not-a-uuid"]}, "are not images"),
+        ({"action": "explode", "image": [str(mine.id)]}, "Choose what to do"),
+        ({"action": "delete"}, "Select at least one image"),
+    ):
+        response = client.post(reverse("gallery_bulk"), data, follow=True)
+        assert message in response.content.decode(), data
+    assert Image.objects.filter(id__in=[mine.id, theirs.id]).count() == 2

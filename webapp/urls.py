@@ -14,6 +14,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("gallery/", gallery.gallery, name="gallery"),
+    path("gallery/selected/", gallery.gallery_bulk, name="gallery_bulk"),
     path("images/<uuid:image_id>/", gallery.image_detail, name="image_detail"),
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),
     path("images/<uuid:image_id>/delete/", gallery.image_delete, name="image_delete"),

@@ -122,3 +122,59 @@ const socket = new JobSocket("/ws/gallery/", {
   },
 });
 socket.connect();
+
+// Select several: checkboxes on the tiles, and a bar with what to do with them (gallery_bulk).
+const selectToggle = document.getElementById("select-toggle");
+const bulkForm = document.getElementById("bulk-form");
+const bulkCount = document.getElementById("bulk-count");
+
+function selectedBoxes() {
+  return [...grid.querySelectorAll('input[name="image"]:checked')];
+}
+
+function renderSelection() {
+  const chosen = selectedBoxes();
+  bulkCount.textContent = `${chosen.length} selected`;
+  const mineOnly = chosen.every((box) => box.dataset.owned === "1");
+  for (const control of bulkForm.querySelectorAll("[data-bulk]")) {
+    const off = chosen.length === 0 || (control.hasAttribute("data-bulk-owned") && !mineOnly);
+    if (control.tagName === "SUMMARY") control.setAttribute("aria-disabled", String(off));
+    else control.disabled = off;
+  }
+  for (const tile of grid.querySelectorAll(".tile-wrap")) {
+    tile.classList.toggle("selected", tile.querySelector('input[name="image"]').checked);
+  }
+}
+
+function setSelecting(on) {
+  document.body.classList.toggle("selecting", on);
+  selectToggle.setAttribute("aria-pressed", String(on));
+  bulkForm.hidden = !on;
+  if (!on) for (const box of selectedBoxes()) box.checked = false;
+  renderSelection();
+}
+
+selectToggle.addEventListener("click", () => setSelecting(selectToggle.getAttribute("aria-pressed") !== "true"));
+grid.addEventListener("change", (event) => { if (event.target.matches('input[name="image"]')) renderSelection(); });
+// While selecting, a click on a tile selects it rather than opening it.
+grid.addEventListener("click", (event) => {
+  if (!document.body.classList.contains("selecting")) return;
+  const tile = event.target.closest(".tile");
+  if (!tile) return;
+  event.preventDefault();
+  const box = tile.closest(".tile-wrap").querySelector('input[name="image"]');
+  box.checked = !box.checked;
+  renderSelection();
+});
+document.getElementById("bulk-all").addEventListener("click", () => {
+  for (const box of grid.querySelectorAll('input[name="image"]')) box.checked = true;
+  renderSelection();
+});
+bulkForm.querySelector(".bulk-delete > summary").addEventListener("click", (event) => {
+  if (event.currentTarget.getAttribute("aria-disabled") === "true") event.preventDefault();
+});
+bulkForm.addEventListener("submit", () => {
+  // A zip download stays on this page: leave selection mode once it starts.
+  setTimeout(() => { if (bulkForm.isConnected) renderSelection(); }, 0);
+});
+renderSelection();

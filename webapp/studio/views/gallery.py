@@ -1,13 +1,17 @@
 """The gallery, and an image's page: who sees it, deleting it, and the parameters that made it."""
 
 import datetime
+import io
+import uuid
+import zipfile
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -28,6 +32,9 @@ from webapp.studio.views.presenters import (
 )
 
 GALLERY_PAGE_SIZE = 24
+# The most images one bulk action (delete, visibility, zip download) takes at once.
+BULK_MAX = 100
+BULK_ACTIONS = {"delete", "private", "team", "zip"}
 
 
 def _parse_date(value):
@@ -219,3 +226,67 @@ def image_delete(request, image_id):
     services.image_delete(image=image)
     messages.success(request, "Image deleted.")
     return redirect(safe_next(request, reverse("gallery")))
+
+
+@require_POST
+@login_required
+def gallery_bulk(request):
+    """Act on several selected images at once: delete, make private, share with the team, or download
+    them as one zip. All or nothing: one image the user may not act on refuses the whole request."""
+    back = safe_next(request, reverse("gallery"))
+    action = request.POST.get("action", "")
+    ids = request.POST.getlist("image")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose what to do with the selected images.")
+        return redirect(back)
+    if not ids:
+        messages.error(request, "Select at least one image first.")
+        return redirect(back)
+    if len(ids) > BULK_MAX:
+        messages.error(request, f"Select at most {BULK_MAX} images at a time.")
+        return redirect(back)
+    try:
+        wanted = {uuid.UUID(value) for value in ids}
+    except ValueError:
+        messages.error(request, "Some of the selected images are not images.")
+        return redirect(back)
+    images = list(access.images_visible_to(request.user).filter(id__in=wanted).select_related("team"))
+    if len(images) != len(wanted):
+        messages.error(request, f"{len(wanted) - len(images)} of the selected images are not available to you: "
+                                "nothing was changed.")
+        return redirect(back)
+    if action == "zip":
+        return _zip_response(images)
+    if action == "delete":
+        refused = [i for i in images if not access.can_delete_image(request.user, i)]
+        if refused:
+            messages.error(request, f"You cannot delete {len(refused)} of these (only their owner or a team admin "
+                                    "can): nothing was deleted.")
+            return redirect(back)
+        with transaction.atomic():
+            for image in images:
+                services.image_delete(image=image)
+        messages.success(request, f"Deleted {len(images)} image{'s' if len(images) != 1 else ''}.")
+        return redirect(back)
+    refused = [i for i in images if i.owner_id != request.user.id]
+    if refused:
+        messages.error(request, f"{len(refused)} of these belong to others: only an image's owner changes who sees "
+                                "it. Nothing was changed.")
+        return redirect(back)
+    with transaction.atomic():
+        for image in images:
+            services.image_set_visibility(image=image, visibility=action)
+    label = "Private" if action == Visibility.PRIVATE else "Shared with the team"
+    messages.success(request, f"{label}: {len(images)} image{'s' if len(images) != 1 else ''}.")
+    return redirect(back)
+
+
+def _zip_response(images):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs do not compress further
+        for image in images:
+            with image.file.open("rb") as handle:
+                archive.writestr(f"stepwise-{image.seed}-{str(image.id)[:8]}.png", handle.read())
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="stepwise-{len(images)}-images.zip"'
+    return response
