@@ -552,6 +552,6 @@ def test_the_main_pages_in_both_themes(sign_in, showcase, theme):
             page.get_by_role("button", name="Compare with source").click()
         if name == "gallery":
             expect(page.locator("#live-text")).to_have_text("Live")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_function("[...document.images].every(img => img.complete)")
         assert page.evaluate("document.documentElement.scrollWidth") <= 1440, name
         shot(page, f"{name}-{theme}")
