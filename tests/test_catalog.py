@@ -127,3 +127,64 @@ def test_a_model_whose_default_steps_lie_outside_its_range_is_refused(builtin_mo
     assert "default_steps" in refused.value.message_dict
     builtin_model.default_steps = 20
     builtin_model.full_clean()
+
+
+@pytest.fixture
+def models_dir(settings, tmp_path):
+    root = tmp_path / "models"
+    (root / "xl").mkdir(parents=True)
+    write_safetensors(root / "realistic_v5.safetensors", SD15)
+    write_safetensors(root / "xl" / "juggernaut-lightning.safetensors", SDXL)
+    (root / "notes.safetensors").write_bytes(b"not a model")
+    settings.STEPWISE_MODELS_DIR = root
+    return root
+
+
+@pytest.fixture
+def staff_client(client, alice):
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    return client
+
+
+def test_the_admin_picks_models_from_the_models_folder_with_detection(staff_client, models_dir, builtin_model):
+    body = staff_client.get("/admin/studio/modelentry/import/").content.decode()
+    assert "realistic_v5.safetensors" in body and "SD 1.5" in body
+    assert "xl/juggernaut-lightning.safetensors" in body and "Lightning" in body
+    assert "Not a model: not a readable safetensors file" in body
+    assert "Add from the models folder" in staff_client.get("/admin/studio/modelentry/").content.decode()
+    # The add form offers the same files for its path field.
+    add = staff_client.get("/admin/studio/modelentry/add/").content.decode()
+    assert '<datalist id="model-path-options">' in add and str(models_dir / "realistic_v5.safetensors") in add
+
+    response = staff_client.post("/admin/studio/modelentry/import/",
+                                 {"path": [str(models_dir / "realistic_v5.safetensors")], "enabled": "on"})
+    assert response.status_code == 302
+    entry = ModelEntry.objects.get(path=str(models_dir / "realistic_v5.safetensors"))
+    assert (entry.architecture, entry.enabled, entry.air) == ("sd15", True, "local:realistic_v5@1")
+    # Now it is in the catalog: listed as such, and not offered again.
+    body = staff_client.get("/admin/studio/modelentry/import/").content.decode()
+    assert "In the catalog as realistic v5" in body
+    assert f'value="{models_dir / "realistic_v5.safetensors"}"' not in body
+
+
+def test_the_import_refuses_by_name_what_it_cannot_import_and_imports_nothing(staff_client, models_dir, builtin_model):
+    before = ModelEntry.objects.count()
+    for bad in (str(models_dir / "notes.safetensors"), "/etc/passwd"):
+        response = staff_client.post("/admin/studio/modelentry/import/", {
+            "path": [str(models_dir / "xl" / "juggernaut-lightning.safetensors"), bad]}, follow=True)
+        assert f"Nothing was imported: {bad} cannot be imported" in response.content.decode()
+    assert ModelEntry.objects.count() == before
+
+
+def test_only_staff_reach_the_import_page(client, bob, models_dir):
+    client.force_login(bob)
+    response = client.get("/admin/studio/modelentry/import/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_admin_follows_the_studio_theme(staff_client, builtin_model):
+    body = staff_client.get("/admin/").content.decode()
+    assert 'localStorage.getItem("stepwise-theme")' in body
+    assert "Back to the studio" in body

@@ -53,7 +53,8 @@ def test_an_invalid_post_names_the_field_keeps_values_and_stores_nothing(alice_c
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="positivePrompt-error"' in body
-    assert "positivePrompt is required" in body
+    assert "Prompt is required" in body  # the form's label, not the API's field name
+    assert "positivePrompt is" not in body
     assert 'id="seed-error"' in body
     assert ">blurry</textarea>" in body
     assert 'value="-5"' in body
@@ -141,8 +142,26 @@ def test_outpainting_refuses_sides_off_the_grid(alice_client):
     response = _post(alice_client, "outpainting", strength="0.9", seedImage=_upload("s.png", png_bytes(128, 128)),
                      outpaintTop="0", outpaintRight="100", outpaintBottom="0", outpaintLeft="0", outpaintBlur="8")
     assert response.status_code == 400
-    assert "multiple of 64" in response.content.decode()
+    body = response.content.decode()
+    assert "Right must be a multiple of 64, not 100." in body
+    assert "outpaint.right" not in body
     assert not Job.objects.exists()
+
+
+def test_form_errors_speak_the_forms_labels_and_the_api_keeps_field_names():
+    from webapp.studio.forms import in_form_words
+
+    assert in_form_words("positivePrompt is required: describe the image.") == "Prompt is required: describe the image."
+    assert in_form_words("outpaint.bottom must be a multiple of 64, not 30.") == (
+        "Bottom must be a multiple of 64, not 30.")
+    assert in_form_words("CFGScale must be between 0 and 50.") == "CFG scale must be between 0 and 50."
+    assert in_form_words("maskImage is 64x64 but seedImage is 128x128; they must be the same size.") == (
+        "Mask is 64x64 but the source image is 128x128; they must be the same size.")
+    assert in_form_words("numberResults must be between 1 and 8 here (the API allows up to 20).") == (
+        "Number of images must be between 1 and 8 here (the API allows up to 20).")
+    # Only whole field names change: "the outpainted image" and "steps" stay as they are.
+    assert in_form_words("the outpainted image would be 4096x64") == "The outpainted image would be 4096x64"
+    assert in_form_words("steps 4 x strength 0.1 runs no step") == "Steps 4 x strength 0.1 runs no step"
 
 
 def test_the_form_allows_at_most_eight_results(alice_client):
@@ -161,6 +180,18 @@ def test_source_prefill_follows_access(client, alice, bob, charlie, make_image):
     body = client.get(url).content.decode()
     assert f'value="{image.id}"' not in body
     assert "not available to you" in body
+
+
+def test_use_as_source_carries_the_prompt_and_settings_but_keeps_the_source_size(client, alice, bob, make_image):
+    image = make_image(bob, prompt="a harbour at night", seed=777, width=128, height=128)
+    client.login(username="alice", password=PASSWORD)  # a teammate's team image
+    body = client.get(reverse("create", args=["image-to-image"]) + f"?source={image.id}").content.decode()
+    assert ">a harbour at night</textarea>" in body
+    assert 'id="seed" name="seed"' in body and 'value="777"' in body
+    assert f'name="seedImageId" value="{image.id}"' in body
+    assert 'id="width" name="width" min="128" max="2048" step="8" inputmode="numeric" value=""' in body
+    assert 'value="0.80"' in body  # from text to image: the model's default strength
+    assert "not available to you" not in body
 
 
 def test_reuse_prefills_the_parameters_and_the_seed(alice_client, alice, make_image):
@@ -224,3 +255,24 @@ def test_the_advice_view_estimates_time_and_cost_from_this_servers_measurements(
     estimate = alice_client.get(url, {**query, "numberResults": "2"}).json()["estimate"]
     assert estimate == ("About 2.0 s of GPU time on this server (0.05 s per step, from its steps profile); "
                         "0.0011 at the GPU price.")
+
+
+def test_same_settings_new_seed_keeps_everything_but_the_seed(alice_client, alice, make_image):
+    image = make_image(alice, prompt="an isometric ruin", seed=4242)
+    url = reverse("create", args=["text-to-image"]) + f"?reuse={image.id}&seed=random"
+    body = alice_client.get(url).content.decode()
+    assert ">an isometric ruin</textarea>" in body
+    assert 'value="4242"' not in body
+    assert 'placeholder="Random" value=""' in body
+
+
+def test_the_prompt_history_lists_the_users_own_recent_prompts_once_each(alice_client, alice, bob, make_image):
+    make_image(alice, prompt="a red circle")
+    make_image(alice, prompt="a blue square")
+    make_image(alice, prompt="a red circle")
+    make_image(bob, prompt="bob's own prompt")
+    body = alice_client.get(reverse("create", args=["text-to-image"])).content.decode()
+    assert body.count('data-prompt="a red circle"') == 1
+    assert 'data-prompt="a blue square"' in body
+    assert "bob&#x27;s own prompt" not in body and "bob's own prompt" not in body
+    assert body.index('data-prompt="a red circle"') < body.index('data-prompt="a blue square"')  # newest first

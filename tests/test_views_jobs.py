@@ -125,3 +125,46 @@ def test_the_list_filters_by_status(client, alice, make_job):
     make_job(alice, prompt="went wrong", status="failed")
     body = login(client, "alice").get(reverse("job_list") + "?status=problems").content.decode()
     assert "went wrong" in body and "still waiting" not in body
+
+
+def _finished(make_job, owner, *, device, gpu_seconds=3.5):
+    import datetime
+
+    from django.utils import timezone
+
+    start = timezone.now() - datetime.timedelta(seconds=10)
+    job = make_job(owner, status="succeeded", step=20, device=device, gpu_seconds=gpu_seconds,
+                   started_at=start, finished_at=start + datetime.timedelta(seconds=4))
+    Job.objects.filter(id=job.id).update(queued_at=start - datetime.timedelta(seconds=2))
+    job.refresh_from_db()
+    return job
+
+
+def test_a_finished_jobs_snapshot_carries_its_timings_so_the_page_shows_them_without_a_reload(alice, make_job):
+    from webapp.studio.events import job_snapshot
+
+    snapshot = job_snapshot(_finished(make_job, alice, device="cuda:0"))
+    timings = {t["label"]: t["seconds"] for t in snapshot["timings"]}
+    assert timings["Waited in queue"] == pytest.approx(2.0)
+    assert timings["Ran for"] == pytest.approx(4.0)
+    assert timings["GPU time"] == 3.5
+    # While a job runs there is nothing to time yet.
+    assert job_snapshot(make_job(alice, status="running"))["timings"] == []
+
+
+def test_gpu_time_shows_only_for_a_job_a_gpu_ran(client, alice, make_job):
+    cpu_job = _finished(make_job, alice, device="cpu")
+    gpu_job = _finished(make_job, alice, device="cuda:0")
+    login(client, "alice")
+    cpu_body = client.get(reverse("job_detail", args=[cpu_job.id])).content.decode()
+    assert "Ran for" in cpu_body and "GPU time" not in cpu_body
+    assert "GPU time" in client.get(reverse("job_detail", args=[gpu_job.id])).content.decode()
+
+
+def test_claiming_a_job_records_the_device_that_runs_it(alice, make_job):
+    from webapp.jobs.queue import job_claim
+
+    job = make_job(alice)
+    assert job_claim(job_id=job.id, worker_id="w1", device="cpu")
+    job.refresh_from_db()
+    assert (job.status, job.device) == ("running", "cpu")

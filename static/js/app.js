@@ -135,3 +135,52 @@ for (const input of document.querySelectorAll('input[type="range"]')) paintRange
 document.addEventListener("input", (event) => {
   if (event.target.matches?.('input[type="range"]')) paintRange(event.target);
 });
+
+// Keyboard shortcuts: an element with data-shortcut="<key>" is clicked (or focused, when it takes
+// text) when that key is pressed outside a text field; "?" lists them (the dialog in base.html).
+function takesKeys(el) {
+  if (!el) return false;
+  if (el.isContentEditable) return true;
+  if (el.matches("textarea, select")) return true;
+  return el.matches("input") && !el.matches("[type=checkbox], [type=radio], [type=button], [type=submit]");
+}
+
+function usable(el) {
+  return el && !el.disabled && el.getAttribute("aria-disabled") !== "true" && el.getClientRects().length > 0;
+}
+
+export function shortcutTarget(key) {
+  const wanted = key.length === 1 ? key.toLowerCase() : key;
+  for (const el of document.querySelectorAll("[data-shortcut]")) {
+    const keys = el.dataset.shortcut.split(" ");
+    const target = el.matches("details") ? el.querySelector("summary") : el;
+    if (keys.includes(wanted) && usable(target)) return target;
+  }
+  return null;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (takesKeys(event.target)) return; // typing, or a slider using its arrows
+  if (document.querySelector("dialog[open]") && event.key !== "?") return;
+  const dialog = document.getElementById("shortcuts");
+  if (event.key === "?" && dialog) {
+    event.preventDefault();
+    if (dialog.open) dialog.close();
+    else dialog.showModal();
+    return;
+  }
+  const target = shortcutTarget(event.key);
+  if (!target) return;
+  event.preventDefault();
+  if (takesKeys(target)) {
+    target.focus();
+    if (target.setSelectionRange && target.value) target.setSelectionRange(target.value.length, target.value.length);
+  } else {
+    target.click();
+  }
+});
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-shortcuts-open]")) document.getElementById("shortcuts")?.showModal();
+  if (event.target.closest("[data-shortcuts-close]")) document.getElementById("shortcuts")?.close();
+});

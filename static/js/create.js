@@ -38,6 +38,23 @@ function settingsElements() {
   };
 }
 
+/** The settings card fits between its top and the bottom of the window, wherever the page is
+ * scrolled, so Generate and the "steps will run" line at its foot are always in view. */
+function fitSettings() {
+  const card = document.querySelector(".create-side-card");
+  if (!card) return;
+  let frame = 0;
+  const fit = () => {
+    frame = 0;
+    const top = Math.max(card.getBoundingClientRect().top, 0);
+    card.style.setProperty("--side-top", `${Math.round(top)}px`);
+  };
+  const schedule = () => { if (!frame) frame = requestAnimationFrame(fit); };
+  window.addEventListener("scroll", schedule, { passive: true });
+  window.addEventListener("resize", schedule);
+  fit();
+}
+
 export function init() {
   const form = $("create-form");
   const vocabulary = readJson("vocabulary-data");
@@ -81,6 +98,7 @@ export function init() {
   };
 
   // 2. The first render, from the values the server rendered
+  fitSettings();
   pickers.start();
   page.update();
   const initialSource = source?.initialUrl();

@@ -10,6 +10,7 @@ const loadMoreWrap = document.getElementById("load-more-wrap");
 const loadMore = document.getElementById("load-more");
 const liveNote = document.getElementById("live-note");
 const liveText = document.getElementById("live-text");
+const count = document.getElementById("gallery-count");
 
 const toggle = filters.querySelector(".filters-toggle");
 toggle.setAttribute("aria-expanded", String(filters.classList.contains("open")));
@@ -32,11 +33,29 @@ async function fetchFragment(page) {
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const template = document.createElement("template");
   template.innerHTML = await response.text();
-  return { tiles: [...template.content.querySelectorAll("[data-image-id]")], next: response.headers.get("X-Next-Page") || "" };
+  const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
+  return {
+    tiles: [...template.content.querySelectorAll("[data-image-id]")],
+    next: response.headers.get("X-Next-Page") || "",
+    total: Number.isFinite(total) ? total : null,
+  };
 }
 
 function knownIds() {
   return new Set([...grid.querySelectorAll("[data-image-id]")].map((tile) => tile.dataset.imageId));
+}
+
+/** "7 images" (or "7 images match"), as the server writes it on the first page. */
+function countText(total, filtered) {
+  const plural = total === 1 ? "" : "s";
+  return `${total} image${plural}${filtered ? (total === 1 ? " matches" : " match") : ""}`;
+}
+
+function showCount(total) {
+  if (total === null || !count) return;
+  count.dataset.count = String(total);
+  count.textContent = countText(total, Boolean(count.dataset.filtered));
+  count.hidden = total === 0;
 }
 
 // Older pages: a button that works without JS, upgraded to infinite scroll.
@@ -72,7 +91,8 @@ let refreshTimer = null;
 async function prependNew() {
   if (grid.dataset.page !== "1") return;
   try {
-    const { tiles } = await fetchFragment(1);
+    const { tiles, total } = await fetchFragment(1);
+    showCount(total);
     const known = knownIds();
     const fresh = tiles.filter((tile) => !known.has(tile.dataset.imageId));
     for (const tile of fresh) tile.classList.add("is-new");
@@ -102,3 +122,59 @@ const socket = new JobSocket("/ws/gallery/", {
   },
 });
 socket.connect();
+
+// Select several: checkboxes on the tiles, and a bar with what to do with them (gallery_bulk).
+const selectToggle = document.getElementById("select-toggle");
+const bulkForm = document.getElementById("bulk-form");
+const bulkCount = document.getElementById("bulk-count");
+
+function selectedBoxes() {
+  return [...grid.querySelectorAll('input[name="image"]:checked')];
+}
+
+function renderSelection() {
+  const chosen = selectedBoxes();
+  bulkCount.textContent = `${chosen.length} selected`;
+  const mineOnly = chosen.every((box) => box.dataset.owned === "1");
+  for (const control of bulkForm.querySelectorAll("[data-bulk]")) {
+    const off = chosen.length === 0 || (control.hasAttribute("data-bulk-owned") && !mineOnly);
+    if (control.tagName === "SUMMARY") control.setAttribute("aria-disabled", String(off));
+    else control.disabled = off;
+  }
+  for (const tile of grid.querySelectorAll(".tile-wrap")) {
+    tile.classList.toggle("selected", tile.querySelector('input[name="image"]').checked);
+  }
+}
+
+function setSelecting(on) {
+  document.body.classList.toggle("selecting", on);
+  selectToggle.setAttribute("aria-pressed", String(on));
+  bulkForm.hidden = !on;
+  if (!on) for (const box of selectedBoxes()) box.checked = false;
+  renderSelection();
+}
+
+selectToggle.addEventListener("click", () => setSelecting(selectToggle.getAttribute("aria-pressed") !== "true"));
+grid.addEventListener("change", (event) => { if (event.target.matches('input[name="image"]')) renderSelection(); });
+// While selecting, a click on a tile selects it rather than opening it.
+grid.addEventListener("click", (event) => {
+  if (!document.body.classList.contains("selecting")) return;
+  const tile = event.target.closest(".tile");
+  if (!tile) return;
+  event.preventDefault();
+  const box = tile.closest(".tile-wrap").querySelector('input[name="image"]');
+  box.checked = !box.checked;
+  renderSelection();
+});
+document.getElementById("bulk-all").addEventListener("click", () => {
+  for (const box of grid.querySelectorAll('input[name="image"]')) box.checked = true;
+  renderSelection();
+});
+bulkForm.querySelector(".bulk-delete > summary").addEventListener("click", (event) => {
+  if (event.currentTarget.getAttribute("aria-disabled") === "true") event.preventDefault();
+});
+bulkForm.addEventListener("submit", () => {
+  // A zip download stays on this page: leave selection mode once it starts.
+  setTimeout(() => { if (bulkForm.isConnected) renderSelection(); }, 0);
+});
+renderSelection();

@@ -19,7 +19,7 @@ const el = {
   errorBlock: $("error-block"), errorText: $("error-text"), cancelledBlock: $("cancelled-block"), cancelledText: $("cancelled-text"),
   results: $("results"), resultsSection: $("results-section"), resultsCount: $("results-count"),
   cancelForm: $("cancel-form"), cancelButton: $("cancel-button"), cancelLabel: $("cancel-label"),
-  liveNote: $("live-note"), liveText: $("live-text"),
+  liveNote: $("live-note"), liveText: $("live-text"), timings: $("job-timings"), stage: $("stage-note"),
 };
 
 const state = {
@@ -76,13 +76,26 @@ function render() {
     el.imageCounter.textContent = `Image ${current} of ${numberResults}`;
   }
 
+  // After an image's last step the worker decodes the latents (the VAE) and saves the PNG: no step
+  // message comes then, so say what is happening rather than sit at "Step N of N".
+  const finishing = isFinishing();
+  el.progress.classList.toggle("progress-finishing", finishing);
+  el.stage.hidden = !finishing;
+
   // Phase: by the step's place in the full schedule (img2img runs only its end)
   const phase = state.phase && state.phase.name && status !== "queued"
     ? state.phase
     : phaseForStep(config.firstStep + Math.max(step, 1) - 1, config.requestedSteps);
-  el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
-  el.phaseDescription.textContent = phase.description;
-  el.phaseDot.style.setProperty("--phase-color", phaseColor(phase.name));
+  if (finishing) {
+    el.phaseName.textContent = "Decoding and saving";
+    el.phaseDescription.textContent = numberResults > 1
+      ? `Every step of image ${state.imageIndex + 1} is done: turning it into pixels and saving it.`
+      : "Every step is done: turning the result into pixels and saving it.";
+  } else {
+    el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
+    el.phaseDescription.textContent = phase.description;
+  }
+  el.phaseDot.style.setProperty("--phase-color", finishing ? "var(--accent)" : phaseColor(phase.name));
   if (el.strip) {
     for (const seg of el.strip.children) seg.classList.toggle("current", !finished && status === "running" && seg.dataset.phase === phase.name);
   }
@@ -107,6 +120,7 @@ function render() {
       : "It left the queue before it started.";
   }
   renderResults();
+  if (finished) renderTimings();
 
   // Cancel
   if (el.cancelForm) {
@@ -119,6 +133,26 @@ function render() {
   renderTimes();
 }
 
+function isFinishing() {
+  // The runner sets the step back to 0 once an image is stored, so a last step with an image still
+  // to store is the one moment nothing else is reported.
+  return state.status === "running" && state.totalSteps > 0 && state.step >= state.totalSteps
+    && state.imagesDone < state.numberResults;
+}
+
+function renderTimings() {
+  const timings = state.timings || [];
+  el.timings.hidden = timings.length === 0;
+  el.timings.replaceChildren(...timings.flatMap(({ label, seconds }) => {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.className = "tabular";
+    dd.textContent = `${seconds.toFixed(2)} s`;
+    return [dt, dd];
+  }));
+}
+
 function renderResults() {
   const images = state.images || [];
   el.resultsSection.hidden = images.length === 0;
@@ -126,22 +160,30 @@ function renderResults() {
   const known = new Set([...el.results.querySelectorAll("[data-image-id]")].map((a) => a.dataset.imageId));
   for (const image of images) {
     if (known.has(image.id)) continue;
-    const link = document.createElement("a");
-    link.className = "result";
-    link.href = image.pageUrl;
-    link.dataset.imageId = image.id;
-    const img = document.createElement("img");
-    img.src = image.url;
-    img.width = image.width;
-    img.height = image.height;
-    img.alt = `Result ${image.index + 1}, seed ${image.seed}`;
-    img.dataset.testid = "result-image";
-    const meta = document.createElement("span");
-    meta.className = "result-meta";
-    meta.textContent = `Seed ${image.seed}`;
-    link.append(img, meta);
-    el.results.append(link);
+    el.results.append(resultFigure(image));
   }
+}
+
+/** A live result, from the same markup the server draws (templates/studio/_result.html). */
+function resultFigure(image) {
+  const figure = $("result-template").content.firstElementChild.cloneNode(true);
+  figure.dataset.imageId = image.id;
+  const img = figure.querySelector("img");
+  img.src = image.url;
+  img.width = image.width;
+  img.height = image.height;
+  img.alt = `Result ${image.index + 1}, seed ${image.seed}`;
+  figure.querySelector(".result-meta").textContent = `Seed ${image.seed}`;
+  figure.querySelector(".result-open-img").href = image.pageUrl;
+  figure.querySelector(".result-actions").setAttribute("aria-label", `Result ${image.index + 1}`);
+  const hrefs = {
+    download: image.downloadUrl,
+    source: `${config.sourceUrl}?source=${image.id}`,
+    reuse: `${config.reuseUrl}?reuse=${image.id}`,
+    open: image.pageUrl,
+  };
+  for (const link of figure.querySelectorAll("[data-result-action]")) link.href = hrefs[link.dataset.resultAction];
+  return figure;
 }
 
 function renderTimes() {
@@ -154,7 +196,9 @@ function renderTimes() {
   if (timing.first && timing.last && timing.last.global > timing.first.global) {
     rate = (timing.last.t - timing.first.t) / 1000 / (timing.last.global - timing.first.global);
   }
-  if (state.status === "running" && rate) {
+  if (isFinishing()) {
+    eta = "finishing…";
+  } else if (state.status === "running" && rate) {
     const remaining = state.numberResults * state.totalSteps - timing.last.global;
     const sinceLast = (performance.now() - timing.last.t) / 1000;
     eta = formatSeconds(Math.max(0, remaining * rate - sinceLast));

@@ -101,6 +101,7 @@ def test_it_reports_each_bad_field_and_stores_nothing(client, alice_key, builtin
     assert by_parameter["lora"]["code"] == "unsupportedParameter"
     assert by_parameter["scheduler"]["code"] == "invalidScheduler"
     assert by_parameter["CFGScale"]["type"] == "float"
+    assert by_parameter["CFGScale"]["message"].startswith("CFGScale ")  # the API keeps its field names
     assert Job.objects.count() == 0 and Upload.objects.count() == 0
 
 

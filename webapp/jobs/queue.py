@@ -77,7 +77,7 @@ def job_process(*, job_id, engine, shutdown: threading.Event) -> runner.Outcome 
     3. Record how it ended, and notify its watchers.
     """
     # 1. Claim
-    if not job_claim(job_id=job_id, worker_id=worker.WORKER_ID):
+    if not job_claim(job_id=job_id, worker_id=worker.WORKER_ID, device=getattr(engine, "device", "")):
         logger.info("Job %s is not waiting any more; skipping", job_id)
         return None
     worker.job_started(job_id=job_id)
@@ -122,9 +122,9 @@ def _enqueue(*, job_id, priority):
     events.broadcast_job(job_id)
 
 
-def job_claim(*, job_id, worker_id: str) -> bool:
+def job_claim(*, job_id, worker_id: str, device: str = "") -> bool:
     claimed = Job.objects.filter(id=job_id, status=Job.Status.QUEUED, cancel_requested=False).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), worker_id=worker_id, step=0,
+        status=Job.Status.RUNNING, started_at=timezone.now(), worker_id=worker_id, device=device[:40], step=0,
         attempts=F("attempts") + 1,
     )
     if claimed:

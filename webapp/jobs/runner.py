@@ -207,7 +207,9 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, repl
         StepPreview.objects.filter(job_id=job.id, image_index=index).delete()
         StepPreview.objects.bulk_create([StepPreview(job_id=job.id, image_index=index, step=step, webp=data)
                                          for step, data in sorted(replay.items())])
-        Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
+        # The next image starts again from step 0; the last one leaves the job at its last step.
+        last = index + 1 == job.number_results
+        Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps if last else 0)
     if index + 1 < job.number_results:  # the last image is announced with the job's success
         events.broadcast_job(job.id)
     return row

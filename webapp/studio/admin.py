@@ -1,9 +1,18 @@
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from generation.architectures import ARCHITECTURES
 from webapp.jobs import queue
-from webapp.studio.catalog import measured_profile, model_make_default
+from webapp.studio.catalog import measured_profile, model_candidates, model_import, model_make_default
 from webapp.studio.models import Image, Job, Membership, ModelEntry, Profile, Team, Upload, WorkerStatus
 
 
@@ -24,8 +33,27 @@ class TeamAdmin(admin.ModelAdmin):
         return team.memberships.count()
 
 
+class PathPicker(forms.TextInput):
+    """A path input that offers the models the server sees in its models folder (a datalist)."""
+
+    def __init__(self, options, attrs=None):
+        super().__init__(attrs={"list": "model-path-options", "size": 80, **(attrs or {})})
+        self.options = options
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>',
+                                   ((str(c.path), label) for c, label in self.options))
+        return format_html('{}<datalist id="model-path-options">{}</datalist>', field, options)
+
+
+def _detected_label(candidate):
+    return f"{ARCHITECTURES[candidate.detection.architecture].label} ({candidate.detection.reason})"
+
+
 @admin.register(ModelEntry)
 class ModelEntryAdmin(admin.ModelAdmin):
+    change_list_template = "admin/studio/modelentry/change_list.html"
     list_display = ["name", "air", "architecture", "enabled", "is_default", "recommended", "load_status"]
     list_filter = ["architecture", "enabled", "teams"]
     search_fields = ["name", "air", "path", "notes"]
@@ -45,6 +73,69 @@ class ModelEntryAdmin(admin.ModelAdmin):
         ("Access", {"fields": ["teams"]}),
         ("Last test load", {"fields": ["last_load_seconds", "load_error"]}),
     ]
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="studio_modelentry_import"),
+            *super().get_urls(),
+        ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "path":
+            options = [(c, _detected_label(c)) for c in model_candidates(settings.STEPWISE_MODELS_DIR) if c.importable]
+            kwargs["widget"] = PathPicker(options)
+            kwargs["help_text"] = (f"Pick one of the models found in {settings.STEPWISE_MODELS_DIR}, or type a "
+                                   "path the server can read. The import page detects and adds several at once.")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def import_view(self, request):
+        """Add models from the models folder: every candidate with the import command's detection.
+
+        1. List what is there: detected (importable), already in the catalog, or skipped and why.
+        2. POST: import the chosen ones, all or none; a choice that is not an importable candidate
+           (gone, already added, not detected) is refused by name.
+        """
+        if not self.has_add_permission(request):
+            raise PermissionDenied("You may not add models.")
+        root = Path(settings.STEPWISE_MODELS_DIR)
+        found = model_candidates(root)
+        if request.method == "POST":
+            chosen = request.POST.getlist("path")
+            by_path = {str(c.path): c for c in found}
+            refused = [p for p in chosen if p not in by_path or not by_path[p].importable]
+            if not chosen:
+                self.message_user(request, "Choose at least one model to import.", messages.ERROR)
+            elif refused:
+                self.message_user(request, f"Nothing was imported: {', '.join(refused)} cannot be imported "
+                                           "(not in the models folder, not recognised, or already in the catalog).",
+                                  messages.ERROR)
+            else:
+                enabled = request.POST.get("enabled") == "on"
+                with transaction.atomic():
+                    added = [model_import(path=by_path[p].path, detection=by_path[p].detection, enabled=enabled)
+                             for p in chosen]
+                names = ", ".join(entry.name for entry in added)
+                self.message_user(request, f"Imported {len(added)} model(s): {names}.", messages.SUCCESS)
+                return redirect(reverse("admin:studio_modelentry_changelist"))
+        rows = [{
+            "path": str(c.path),
+            "relative": str(c.path.relative_to(root)) if c.path.is_relative_to(root) else str(c.path),
+            "kind": "folder" if c.path.is_dir() else "file",
+            "size_mb": c.path.stat().st_size / 1e6 if c.path.is_file() else None,
+            "detected": _detected_label(c) if c.detection.architecture else "",
+            "reason": c.detection.reason,
+            "entry": c.entry,
+            "importable": c.importable,
+        } for c in found]
+        return TemplateResponse(request, "admin/studio/modelentry/import.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Add models from the models folder",
+            "root": root,
+            "root_exists": root.exists(),
+            "rows": rows,
+            "importable": sum(1 for r in rows if r["importable"]),
+        })
 
     @admin.display(description="recommended steps")
     def recommended(self, entry):

@@ -66,6 +66,7 @@ def image_summary(image) -> dict:
         "url": reverse("image_file", args=[image.id]),
         "thumbUrl": reverse("image_thumb", args=[image.id]),
         "pageUrl": reverse("image_detail", args=[image.id]),
+        "downloadUrl": reverse("image_download", args=[image.id]),
         "seed": image.seed,
         "width": image.width,
         "height": image.height,
@@ -81,10 +82,29 @@ def phase(job, step: int) -> dict:
     return {"name": name, "description": description}
 
 
+def job_timings(job, images) -> list[dict]:
+    """What the job page lists under "Run" once there is something to time: queue wait, run time,
+    GPU time (only when a GPU ran it), and seconds per step."""
+    timings = []
+    if job.started_at and job.queued_at:
+        timings.append({"label": "Waited in queue",
+                        "seconds": max(0.0, (job.started_at - job.queued_at).total_seconds())})
+    if job.started_at and job.finished_at:
+        timings.append({"label": "Ran for", "seconds": (job.finished_at - job.started_at).total_seconds()})
+    if job.gpu_seconds and job.device.startswith("cuda"):
+        timings.append({"label": "GPU time", "seconds": job.gpu_seconds})
+    if images and job.total_steps:
+        per_image = sum(i.seconds for i in images) / len(images)
+        if per_image:
+            timings.append({"label": "Per step", "seconds": per_image / job.total_steps})
+    return timings
+
+
 def job_snapshot(job) -> dict:
     preview = None
     if job.preview and not job.is_finished:
         preview = "data:image/jpeg;base64," + base64.b64encode(bytes(job.preview)).decode()
+    images = list(job.images.all().order_by("index"))
     return {
         "id": str(job.id),
         "status": job.status,
@@ -102,7 +122,8 @@ def job_snapshot(job) -> dict:
         "startedAt": job.started_at.isoformat() if job.started_at else None,
         "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
         "previewDataURI": preview,
-        "images": [image_summary(image) for image in job.images.all().order_by("index")],
+        "images": [image_summary(image) for image in images],
+        "timings": job_timings(job, images) if job.is_finished else [],
     }
 
 

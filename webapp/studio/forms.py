@@ -5,6 +5,7 @@ already name Runware fields, which are also the form's input names.
 """
 
 import base64
+import re
 from typing import Any
 
 from django import forms
@@ -80,6 +81,40 @@ def form_limit_errors(payload) -> list[FieldError]:
         return [FieldError("numberResults", f"numberResults must be between 1 and {FORM_MAX_RESULTS} here "
                                             "(the API allows up to 20).")]
     return []
+
+
+# The words the create form uses for the API's field names in error messages. The API keeps its field
+# names ("positivePrompt is required"); the form speaks its own labels ("Prompt is required").
+FORM_WORDS = {
+    "positivePrompt": "prompt",
+    "negativePrompt": "negative prompt",
+    "CFGScale": "CFG scale",
+    "numberResults": "the number of images",
+    "seedImage": "the source image",
+    "maskImage": "the mask",
+    "outpaint.top": "top",
+    "outpaint.right": "right",
+    "outpaint.bottom": "bottom",
+    "outpaint.left": "left",
+    "outpaint.blur": "seam blur",
+    "outpaint": "outpainting",
+}
+_FORM_WORD = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in sorted(FORM_WORDS, key=len, reverse=True))
+                        + r")(?![\w])")
+
+
+def in_form_words(message: str) -> str:
+    """An API error message in the form's words: its labels for field names, a capital to start."""
+    starts_with_field = bool(_FORM_WORD.match(message))
+    message = _FORM_WORD.sub(lambda match: FORM_WORDS[match.group(1)], message)
+    if starts_with_field:
+        message = message.removeprefix("the ")
+    return message[:1].upper() + message[1:]
+
+
+def form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """{field: message} for the create form: same fields, messages in the form's words."""
+    return {field: in_form_words(message) for field, message in errors.items()}
 
 
 def values_from_post(post, files, payload, errors) -> dict:

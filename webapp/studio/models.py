@@ -237,6 +237,7 @@ class Job(models.Model):
     worker_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     gpu_seconds = models.FloatField(default=0)
+    device = models.CharField(max_length=40, blank=True, help_text='The torch device that ran it: "cuda:0", "cpu".')
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.WEB)
     api_task_uuid = models.CharField(max_length=64, blank=True, db_index=True)
     comparison = models.ForeignKey(Comparison, models.SET_NULL, null=True, blank=True, related_name="jobs")
@@ -281,6 +282,8 @@ class Image(models.Model):
     file = models.FileField(upload_to="images/")
     thumbnail = models.FileField(upload_to="thumbs/", blank=True)
     seconds = models.FloatField(default=0, help_text="Wall time of this image's generation.")
+    favourited_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="favourite_images",
+                                           help_text="The people who marked it a favourite: each has their own.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

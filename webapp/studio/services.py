@@ -21,6 +21,14 @@ def image_set_visibility(*, image: Image, visibility: str) -> Image:
     return image
 
 
+def image_set_favourite(*, image: Image, user, favourite: bool) -> None:
+    """Mark or unmark an image as one of `user`'s favourites (each person has their own)."""
+    if favourite:
+        image.favourited_by.add(user)
+    else:
+        image.favourited_by.remove(user)
+
+
 def image_delete(*, image: Image) -> None:
     files = [image.file, image.thumbnail]
     with transaction.atomic():

@@ -1,4 +1,4 @@
-// Small fields of the form: the prompt's character count and the random-seed button.
+// Small fields of the form: the prompt's character count, the prompt history and the random-seed button.
 
 import { $ } from "./dom.js";
 
@@ -10,4 +10,14 @@ export function setupFields(page) {
     el.prompt.addEventListener("input", count);
     count();
   }
+  // Prompt history: a recent prompt replaces the prompt, and the list closes.
+  const history = $("prompt-history");
+  history?.addEventListener("click", (event) => {
+    const item = event.target.closest("[data-prompt]");
+    if (!item) return;
+    el.prompt.value = item.dataset.prompt;
+    el.prompt.dispatchEvent(new Event("input", { bubbles: true }));
+    history.open = false;
+    el.prompt.focus();
+  });
 }

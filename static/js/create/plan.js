@@ -88,7 +88,8 @@ export function setupPlan(page, { pickers, bar, advice }) {
     if (!validSteps) blockReason = "Steps must be a whole number from 1 to 100.";
     else if (imageTask && plan.steps < 1) blockReason = `${plan.requested} steps × strength ${strength} runs no denoising step: raise strength or steps.`;
     bar.block(blockReason);
-    el.summary.textContent = validSteps ? `${n} image${n > 1 ? "s" : ""} · ${plan.steps} steps each` : "";
+    // The line above Generate: what will run, always in view (the settings scroll above it).
+    el.summary.textContent = validSteps ? `${el.count.textContent} · ${n} image${n > 1 ? "s" : ""}` : "";
 
     clearTimeout(liveTimer);
     liveTimer = setTimeout(() => { el.live.textContent = el.count.textContent + (el.evals.textContent ? ` ${el.evals.textContent}` : "") + "."; }, LIVE_DELAY_MS);

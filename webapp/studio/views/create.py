@@ -17,7 +17,14 @@ from webapp.jobs.services import comparison_create, job_create
 from webapp.studio import access, forms
 from webapp.studio.fields import InvalidRequest
 from webapp.studio.schema import validate_inference
-from webapp.studio.views.form_state import FIELD_ERRORS, MAX_STEPS, MIN_STEPS, initial_plan, initial_values
+from webapp.studio.views.form_state import (
+    FIELD_ERRORS,
+    MAX_STEPS,
+    MIN_STEPS,
+    initial_plan,
+    initial_values,
+    recent_prompts,
+)
 from webapp.studio.views.presenters import (
     measured_seconds_per_step,
     model_advice,
@@ -65,7 +72,7 @@ def create(request, task):
                 raise InvalidRequest(limit_errors)
             job = job_create(user=user, valid=valid)
         except InvalidRequest as exc:
-            errors = {e.parameter: e.message for e in limit_errors} | exc.by_field()
+            errors = forms.form_errors({e.parameter: e.message for e in limit_errors} | exc.by_field())
         else:
             return redirect("job_detail", job_id=job.id)
         # 2. Re-render
@@ -106,6 +113,7 @@ def create(request, task):
         "initial_plan": initial_plan(values, models, task_type),
         "compare_open": request.GET.get("compare") == "1" or bool(
             {"compareSteps", "compareSchedulers"} & errors.keys()) or request.POST.get("compare") == "1",
+        "recent_prompts": recent_prompts(user),
     }
     return render(request, "studio/create.html", context, status=status)
 

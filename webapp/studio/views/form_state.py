@@ -3,6 +3,7 @@ source, and the step counter and advice as the page first shows them (create.js 
 """
 
 import math
+import uuid
 
 from django.contrib import messages
 
@@ -11,6 +12,7 @@ from generation.advice import cost_sentence
 from generation.steps import effective_steps
 from generation.task_types import INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access, forms
+from webapp.studio.models import Job
 from webapp.studio.views.presenters import advice_items, model_advice, source_preview
 
 # Form fields shown next to their own input; any other error goes to the banner above the form.
@@ -48,6 +50,28 @@ def reuse_values(request, task_type, reuse_id):
     return {k: str(v) for k, v in values.items()}
 
 
+def source_values(request, task_type, source_id):
+    """Form values for "use as source": the source image's prompt and settings carry over, so the user
+    changes only what they want. The new task keeps the source's size and paints a mask of its own."""
+    image = access.images_visible_to(request.user).filter(id=source_id).first() if _is_uuid(source_id) else None
+    if image is None:  # an upload of the user's own, or not visible: nothing to carry
+        return {}
+    values = reuse_values(request, task_type, str(image.id))
+    for name in ("width", "height", "maskImageId"):
+        values.pop(name, None)
+    if "strength" not in image.job.params:
+        values.pop("strength", None)  # from text to image: the model's default strength
+    return values
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def initial_values(request, task_type, model):
     """GET: the defaults of `model`, then ?reuse=<image or job>, then ?source=<image>."""
     values = {}
@@ -66,10 +90,26 @@ def initial_values(request, task_type, model):
         values.update(reuse_values(request, task_type, request.GET["reuse"]))
     if request.GET.get("source") and task_type != TEXT_TO_IMAGE:
         if source_preview(request.user, request.GET["source"]):
+            if not request.GET.get("reuse"):
+                values.update(source_values(request, task_type, request.GET["source"]))
             values["seedImageId"] = request.GET["source"]
         else:
             messages.warning(request, "That source image is not available to you.")
+    if request.GET.get("seed") == "random":  # "same settings, new seed": the seed field starts empty
+        values.pop("seed", None)
     return values
+
+
+def recent_prompts(user, *, limit=12):
+    """The user's own recent prompts, newest first, each once: the create page's prompt history."""
+    prompts = []
+    for prompt in Job.objects.filter(owner=user).order_by("-queued_at").values_list("params__positivePrompt",
+                                                                                 flat=True)[:200]:
+        if isinstance(prompt, str) and prompt and prompt not in prompts:
+            prompts.append(prompt)
+            if len(prompts) == limit:
+                break
+    return prompts
 
 
 def initial_plan(values, models, task_type):

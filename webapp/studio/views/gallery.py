@@ -1,11 +1,17 @@
 """The gallery, and an image's page: who sees it, deleting it, and the parameters that made it."""
 
 import datetime
+import io
+import uuid
+import zipfile
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -27,6 +33,9 @@ from webapp.studio.views.presenters import (
 )
 
 GALLERY_PAGE_SIZE = 24
+# The most images one bulk action (delete, visibility, zip download) takes at once.
+BULK_MAX = 100
+BULK_ACTIONS = {"delete", "private", "team", "zip"}
 
 
 def _parse_date(value):
@@ -36,11 +45,10 @@ def _parse_date(value):
         return None
 
 
-@login_required
-def gallery(request):
-    """Images the user may see, newest first, filtered; `?fragment=1` returns only the grid items."""
+def _filtered_images(request):
+    """The images the user may see, newest first, with the gallery's filters from the query string."""
     user = request.user
-    images = access.images_visible_to(user).select_related("owner", "job", "job__model").order_by("-created_at")
+    images = access.images_visible_to(user).select_related("owner", "job", "job__model").order_by("-created_at", "-id")
     filters = {
         "scope": request.GET.get("scope", ""),
         "model": request.GET.get("model", ""),
@@ -48,7 +56,12 @@ def gallery(request):
         "since": request.GET.get("since", ""),
         "until": request.GET.get("until", ""),
         "q": request.GET.get("q", "").strip(),
+        "favourites": request.GET.get("favourites", ""),
     }
+    if filters["favourites"] == "1":
+        images = images.filter(favourited_by=user)
+    else:
+        filters["favourites"] = ""
     if filters["scope"] == "mine":
         images = images.filter(owner=user)
     elif filters["scope"] == "team":
@@ -68,20 +81,38 @@ def gallery(request):
         images = images.filter(created_at__date__lte=until)
     if filters["q"]:
         images = images.filter(job__params__positivePrompt__icontains=filters["q"])
-    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return images, filters
+
+
+def _filter_query(request):
+    """The gallery's filters as a query string (no page), for links that keep them."""
     query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("fragment", None)
+    for name in ("page", "fragment"):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@login_required
+def gallery(request):
+    """Images the user may see, newest first, filtered; `?fragment=1` returns only the grid items."""
+    user = request.user
+    images, filters = _filtered_images(request)
+    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    favourites = set(user.favourite_images.filter(id__in=[i.id for i in page.object_list]).values_list("id", flat=True))
+    for image in page.object_list:
+        image.is_favourite = image.id in favourites
     context = {
         "page": page,
         "filters": filters,
         "filtered": any(filters.values()),
-        "query": query.urlencode(),
+        "query": _filter_query(request),
         "user_id": user.id,
     }
     if request.GET.get("fragment"):
         response = render(request, "studio/_gallery_items.html", context)
         response["X-Next-Page"] = str(page.next_page_number()) if page.has_next() else ""
+        # The live gallery keeps its "N images" line right when new tiles arrive.
+        response["X-Total-Count"] = str(page.paginator.count)
         return response
     context.update({
         "models": access.models_for(user).order_by("name"),
@@ -96,9 +127,30 @@ def _get_image(request, image_id):
     )
 
 
+def _neighbours(request, image):
+    """(newer, older) image next to `image` in the gallery under the same filters, or None at an end."""
+    images, _ = _filtered_images(request)
+    newer = images.filter(Q(created_at__gt=image.created_at) | Q(created_at=image.created_at, id__gt=image.id))
+    older = images.filter(Q(created_at__lt=image.created_at) | Q(created_at=image.created_at, id__lt=image.id))
+    return newer.order_by("created_at", "id").first(), older.first()
+
+
+def _compare_box(job, image, params):
+    """Where the source sits in the result, in percent of the result: all of it, except for outpainting."""
+    outpaint = params.get("outpaint")
+    if not outpaint or not image.width or not image.height:
+        return {"left": 0, "top": 0, "width": 100, "height": 100}
+    inner_w = image.width - outpaint["left"] - outpaint["right"]
+    inner_h = image.height - outpaint["top"] - outpaint["bottom"]
+    return {"left": 100 * outpaint["left"] / image.width, "top": 100 * outpaint["top"] / image.height,
+            "width": 100 * inner_w / image.width, "height": 100 * inner_h / image.height}
+
+
 @login_required
 def image_detail(request, image_id):
     image = _get_image(request, image_id)
+    newer, older = _neighbours(request, image)
+    query = _filter_query(request)
     job = image.job
     plan, spec = job_plan(job)
     params = job.params
@@ -115,12 +167,17 @@ def image_detail(request, image_id):
         "replay": replay_frames(job, image.index, plan),
         "a1111_text": a1111_text,
         "is_owner": image.owner_id == request.user.id,
+        "is_favourite": image.favourited_by.filter(id=request.user.id).exists(),
         "can_delete": access.can_delete_image(request.user, image),
         "task_slug": task_slug(job.task_type),
         "task_label": task_label(job.task_type),
         "model_label": model_label(job.model),
         "source_preview": source_preview(request.user, params.get("seedImage")) if params.get("seedImage") else None,
+        "compare_box": _compare_box(job, image, params),
         "visibility_choices": Visibility.choices,
+        "newer": newer,
+        "older": older,
+        "query": query,
     })
 
 
@@ -146,6 +203,24 @@ def image_visibility(request, image_id):
 
 @require_POST
 @login_required
+def image_favourite(request, image_id):
+    """POST favourite=1 (or 0): mark (or unmark) an image the user can see as one of their favourites.
+    JSON for the page's script ({"favourite": bool}), a redirect without it."""
+    image = _get_image(request, image_id)
+    value = request.POST.get("favourite")
+    if value not in ("0", "1"):
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"error": "favourite must be 1 or 0."}, status=400)
+        messages.error(request, "favourite must be 1 or 0.")
+        return redirect(safe_next(request, reverse("image_detail", args=[image.id])))
+    services.image_set_favourite(image=image, user=request.user, favourite=value == "1")
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"favourite": value == "1"})
+    return redirect(safe_next(request, reverse("image_detail", args=[image.id])))
+
+
+@require_POST
+@login_required
 def image_delete(request, image_id):
     image = _get_image(request, image_id)
     if not access.can_delete_image(request.user, image):
@@ -153,3 +228,67 @@ def image_delete(request, image_id):
     services.image_delete(image=image)
     messages.success(request, "Image deleted.")
     return redirect(safe_next(request, reverse("gallery")))
+
+
+@require_POST
+@login_required
+def gallery_bulk(request):
+    """Act on several selected images at once: delete, make private, share with the team, or download
+    them as one zip. All or nothing: one image the user may not act on refuses the whole request."""
+    back = safe_next(request, reverse("gallery"))
+    action = request.POST.get("action", "")
+    ids = request.POST.getlist("image")
+    if action not in BULK_ACTIONS:
+        messages.error(request, "Choose what to do with the selected images.")
+        return redirect(back)
+    if not ids:
+        messages.error(request, "Select at least one image first.")
+        return redirect(back)
+    if len(ids) > BULK_MAX:
+        messages.error(request, f"Select at most {BULK_MAX} images at a time.")
+        return redirect(back)
+    try:
+        wanted = {uuid.UUID(value) for value in ids}
+    except ValueError:
+        messages.error(request, "Some of the selected images are not images.")
+        return redirect(back)
+    images = list(access.images_visible_to(request.user).filter(id__in=wanted).select_related("team"))
+    if len(images) != len(wanted):
+        messages.error(request, f"{len(wanted) - len(images)} of the selected images are not available to you: "
+                                "nothing was changed.")
+        return redirect(back)
+    if action == "zip":
+        return _zip_response(images)
+    if action == "delete":
+        refused = [i for i in images if not access.can_delete_image(request.user, i)]
+        if refused:
+            messages.error(request, f"You cannot delete {len(refused)} of these (only their owner or a team admin "
+                                    "can): nothing was deleted.")
+            return redirect(back)
+        with transaction.atomic():
+            for image in images:
+                services.image_delete(image=image)
+        messages.success(request, f"Deleted {len(images)} image{'s' if len(images) != 1 else ''}.")
+        return redirect(back)
+    refused = [i for i in images if i.owner_id != request.user.id]
+    if refused:
+        messages.error(request, f"{len(refused)} of these belong to others: only an image's owner changes who sees "
+                                "it. Nothing was changed.")
+        return redirect(back)
+    with transaction.atomic():
+        for image in images:
+            services.image_set_visibility(image=image, visibility=action)
+    label = "Private" if action == Visibility.PRIVATE else "Shared with the team"
+    messages.success(request, f"{label}: {len(images)} image{'s' if len(images) != 1 else ''}.")
+    return redirect(back)
+
+
+def _zip_response(images):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs do not compress further
+        for image in images:
+            with image.file.open("rb") as handle:
+                archive.writestr(f"stepwise-{image.seed}-{str(image.id)[:8]}.png", handle.read())
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="stepwise-{len(images)}-images.zip"'
+    return response

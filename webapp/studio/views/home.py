@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.shortcuts import render
 
 from webapp.studio import access
-from webapp.studio.models import Image
+from webapp.studio.models import Image, Visibility
 from webapp.studio.views.presenters import task_tabs
 
 
@@ -15,8 +15,11 @@ def home(request):
         access.jobs_visible_to(request.user).filter(owner=request.user).select_related("model")
         .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))[:6]
     )
+    # What the team sees: the user's own team images count too, so sharing everything never reads
+    # as "nothing shared".
     team_images = (
-        access.images_visible_to(request.user).exclude(owner=request.user).select_related("owner", "job")[:8]
+        access.images_visible_to(request.user).filter(visibility=Visibility.TEAM, team__isnull=False)
+        .select_related("owner", "job")[:8]
     )
     return render(request, "studio/home.html", {
         "tasks": task_tabs(None),

@@ -44,21 +44,6 @@ def _get_job(request, job_id):
     return job
 
 
-def _timings(job, images):
-    timings = []
-    if job.started_at:
-        timings.append(("Waited in queue", max(0.0, (job.started_at - job.queued_at).total_seconds())))
-    if job.started_at and job.finished_at:
-        timings.append(("Ran for", (job.finished_at - job.started_at).total_seconds()))
-    if job.gpu_seconds:
-        timings.append(("GPU time", job.gpu_seconds))
-    if images and job.total_steps:
-        per_image = sum(i.seconds for i in images) / len(images)
-        if per_image:
-            timings.append(("Per step", per_image / job.total_steps))
-    return timings
-
-
 @login_required
 def job_detail(request, job_id):
     job = _get_job(request, job_id)
@@ -87,7 +72,7 @@ def job_detail(request, job_id):
         "replay_caption": "How the first image formed, step by step." if job.number_results > 1
         else "How the image formed, step by step.",
         "seed_last": seed + job.number_results - 1 if isinstance(seed, int) else None,
-        "timings": _timings(job, images),
+        "timings": snapshot["timings"],
         "is_owner": job.owner_id == request.user.id,
         "task_slug": task_slug(job.task_type),
         "task_label": task_label(job.task_type),

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.text import slugify
 from tqdm import tqdm
 
 from generation.architectures import ARCHITECTURES
 from generation.detect import candidates, detect
+from webapp.studio.catalog import model_import
 from webapp.studio.models import ModelEntry
 
 
@@ -33,15 +33,7 @@ class Command(BaseCommand):
             if detection.architecture is None:
                 skipped.append((candidate, detection.reason))
                 continue
-            entry = ModelEntry.objects.create(
-                air=self._new_air(candidate),
-                name=candidate.stem.replace("_", " ").replace("-", " ").strip() or candidate.name,
-                architecture=detection.architecture,
-                path=str(candidate),
-                config_path=config if candidate.is_file() else "",
-                enabled=not disabled,
-                notes=f"Imported from {candidate}: {detection.reason}.",
-            )
+            entry = model_import(path=candidate, detection=detection, config_path=config, enabled=not disabled)
             added.append(entry)
         for entry in added:
             self.stdout.write(f"added   {entry.air:40} {ARCHITECTURES[entry.architecture].label:16} {entry.path}")
@@ -50,11 +42,3 @@ class Command(BaseCommand):
         for candidate, reason in skipped:
             self.stdout.write(f"skipped {candidate}: {reason}")
         self.stdout.write(self.style.SUCCESS(f"{len(added)} added, {len(known)} already known, {len(skipped)} skipped"))
-
-    def _new_air(self, candidate: Path) -> str:
-        base = slugify(candidate.stem)[:60] or "model"
-        air, version = f"local:{base}@1", 1
-        while ModelEntry.objects.filter(air=air).exists():
-            version += 1
-            air = f"local:{base}@{version}"
-        return air
