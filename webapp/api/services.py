@@ -37,6 +37,8 @@ def api_key_for(raw_key) -> ApiKey | None:
     """The active key matching `raw_key`, or None. Compares hashes in constant time."""
     if not isinstance(raw_key, str) or len(raw_key) < PREFIX_LENGTH or len(raw_key) > 200:
         return None
+    if not raw_key.isascii() or not raw_key.isprintable():
+        return None  # keys are printable ASCII; PostgreSQL would refuse a NUL in the prefix query
     raw_key = raw_key.strip()
     found = None
     for key in ApiKey.objects.filter(prefix=raw_key[:PREFIX_LENGTH]).select_related("user"):

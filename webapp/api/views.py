@@ -145,7 +145,7 @@ def signed_upload_file(request, token):
         handle = upload.file.open("rb")
     except (FileNotFoundError, ValueError):
         raise Http404("The file is gone.") from None
-    response = FileResponse(handle, content_type="image/png")
+    response = FileResponse(handle, content_type=upload.content_type)
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
