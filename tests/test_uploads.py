@@ -34,7 +34,7 @@ def test_a_source_image_is_stored_byte_for_byte(alice, builtin_model):
     data = jpeg()
     job = job_create(user=alice, valid=validate_inference(request(seedImage=data), user=alice))
     upload = Upload.objects.get(id=job.params["seedImage"])
-    assert upload.file.name.endswith(".jpg") and upload.content_type == "image/jpeg"
+    assert str(upload.file.name).endswith(".jpg") and upload.content_type == "image/jpeg"
     with upload.file.open("rb") as handle:
         assert handle.read() == data  # not re-encoded to a PNG several times larger
     assert upload.size == len(data)
@@ -105,14 +105,14 @@ def test_cleanup_deletes_only_old_unreferenced_uploads(alice, builtin_model, set
     orphan = default_storage.save("uploads/orphan.png", io.BytesIO(b"x" * 100))
     stamp = time.time() - 48 * 3600
     os.utime(default_storage.path(orphan), (stamp, stamp))
-    old_name, old_size = old.file.name, old.size
+    old_name, old_size = str(old.file.name), old.size
 
     report = uploads_cleanup()
 
     assert report.uploads == 1 and report.orphan_files == 1 and report.bytes_freed == old_size + 100
     assert set(Upload.objects.values_list("id", flat=True)) == {used_upload.id, fresh.id}
     assert not default_storage.exists(old_name) and not default_storage.exists(orphan)
-    assert default_storage.exists(used_upload.file.name)
+    assert default_storage.exists(str(used_upload.file.name))
 
 
 def test_the_cleanup_command_reports_what_it_freed(alice, builtin_model):

@@ -223,8 +223,6 @@ if os.environ.get("STEPWISE_S3_BUCKET"):
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024 * 1024
 
 # Stepwise -------------------------------------------------------------------------------------
 
@@ -234,6 +232,13 @@ if STEPWISE_DEVICE not in ("auto", "cpu") and not STEPWISE_DEVICE.startswith("cu
 STEPWISE_MODELS_DIR = DATA_DIR / "models"
 STEPWISE_PIPELINE_CACHE_SIZE = envint("STEPWISE_PIPELINE_CACHE_SIZE", 2)
 STEPWISE_MAX_UPLOAD_BYTES = envint("STEPWISE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Whole request bodies (webapp/body_limit.py refuses larger ones before reading them): room for a seed
+# and a mask image as base64 in one /v1 body, or as two files in one form.
+STEPWISE_MAX_REQUEST_BYTES = envint("STEPWISE_MAX_REQUEST_BYTES", STEPWISE_MAX_UPLOAD_BYTES * 3 + 1024 * 1024)
+# Django's own check (request.body, form fields) at the same figure; uploaded files above 2.5 MB are
+# spooled to disk by Django rather than held in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = STEPWISE_MAX_REQUEST_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 STEPWISE_MAX_IMAGE_PIXELS = envint("STEPWISE_MAX_IMAGE_PIXELS", 4096 * 4096)
 # Uploaded source images per user (admins can set another figure per user); unreferenced uploads
 # older than the retention are deleted by `manage.py cleanup` and, every CLEANUP_SECONDS, the worker.
@@ -246,7 +251,21 @@ STEPWISE_HEARTBEAT_SECONDS = envfloat("STEPWISE_HEARTBEAT_SECONDS", 5)
 STEPWISE_GPU_HOUR_PRICE = envfloat("STEPWISE_GPU_HOUR_PRICE", 0.0)
 STEPWISE_ALLOW_URL_FETCH = envbool("STEPWISE_ALLOW_URL_FETCH", False)
 STEPWISE_SIGNED_URL_SECONDS = envint("STEPWISE_SIGNED_URL_SECONDS", 24 * 3600)
+# Behind a reverse proxy: honour X-Forwarded-For/-Proto (uvicorn --proxy-headers) only when this is
+# on, and only from STEPWISE_PROXY_IPS (comma-separated addresses or networks; "*" trusts any).
+STEPWISE_TRUST_PROXY = envbool("STEPWISE_TRUST_PROXY", False)
+STEPWISE_PROXY_IPS = os.environ.get("STEPWISE_PROXY_IPS", "127.0.0.1")
 STEPWISE_PUBLIC_URL = os.environ.get("STEPWISE_PUBLIC_URL", "")  # absolute image URLs behind a proxy
+# Open websockets re-check that their user (and API key) still has access this often.
+STEPWISE_ACCESS_CHECK_SECONDS = envfloat("STEPWISE_ACCESS_CHECK_SECONDS", 5)
+# /v1 bounds: tasks in one message or body; websocket messages before authentication; threads for
+# heavy work (large JSON, image decoding, uploads, URL fetches), apart from the one every socket's
+# database work shares.
+STEPWISE_API_MAX_TASKS = envint("STEPWISE_API_MAX_TASKS", 50)
+STEPWISE_API_UNAUTHENTICATED_BYTES = envint("STEPWISE_API_UNAUTHENTICATED_BYTES", 16 * 1024)
+STEPWISE_HEAVY_THREADS = envint("STEPWISE_HEAVY_THREADS", 4)
+# /readyz shows workers, hosts and jobs to staff and to callers with this bearer token (monitoring).
+STEPWISE_HEALTH_TOKEN = os.environ.get("STEPWISE_HEALTH_TOKEN", "")
 STEPWISE_API_SESSION_SECONDS = envint("STEPWISE_API_SESSION_SECONDS", 300)
 STEPWISE_API_IDLE_SECONDS = envint("STEPWISE_API_IDLE_SECONDS", 120)
 STEPWISE_API_SYNC_TIMEOUT = envint("STEPWISE_API_SYNC_TIMEOUT", 600)

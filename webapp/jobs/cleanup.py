@@ -57,7 +57,7 @@ def uploads_cleanup(*, retention: timedelta | None = None, dry_run: bool = False
         if str(upload.id) in referenced:
             continue
         size = upload.size
-        name = upload.file.name
+        name = str(upload.file.name)
         if not dry_run:
             upload.delete()
             try:

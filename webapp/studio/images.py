@@ -47,14 +47,14 @@ def open_image(data: bytes) -> PILImage.Image:
                 limit = settings.STEPWISE_MAX_IMAGE_PIXELS
                 raise ImageDecodeError(f"is {width}x{height} pixels, over the limit of {limit}")
             image.load()
-            image = _normalized(image)
+            decoded = _normalized(image)
     except ImageDecodeError:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
         raise ImageDecodeError("is too large when decompressed (a decompression bomb?)") from None
     except Exception:  # Pillow raises many types for corrupt or truncated files
         raise ImageDecodeError("is not a readable image (corrupt, truncated or not an image)") from None
-    return image
+    return decoded
 
 
 def image_format(data: bytes) -> str:
@@ -77,7 +77,8 @@ def _normalized(image: PILImage.Image) -> PILImage.Image:
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         # 16-bit and float greys: scale to 8 bits (a plain convert("L") clips everything above 255).
-        low, high = image.getextrema()  # type: ignore[misc]
+        extrema = image.getextrema()
+        low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]  # one band: two numbers
         scale = 255.0 / (high - low) if high > low else 0.0
         return image.convert("F").point(lambda v: (v - low) * scale).convert("L")
     if image.mode in ("LA", "La", "PA", "RGBa") or (image.mode == "P" and "transparency" in image.info):

@@ -149,7 +149,7 @@ class Upload(models.Model):
     @property
     def content_type(self) -> str:
         # Stored as received, so the extension is the format the validator saw.
-        return UPLOAD_CONTENT_TYPES.get(self.file.name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+        return UPLOAD_CONTENT_TYPES.get(str(self.file.name).rsplit(".", 1)[-1].lower(), "application/octet-stream")
 
 
 # Upload formats (the validator's ALLOWED_FORMATS): file extension and the type it is served as.
