@@ -172,3 +172,35 @@ async def test_a_chunked_body_is_cut_at_the_limit(settings):
     assert start["status"] == 413
     # The app stopped asking for chunks after the fourth (1,200 bytes): the rest stay unread.
     assert app.input_queue.qsize() >= 40
+
+
+@WS_DB
+async def test_heavy_tasks_run_in_the_bounded_pool_not_the_shared_thread(alice_key, settings, monkeypatch):
+    """Image work used to run on the one thread every socket's database calls share."""
+    import threading
+
+    from webapp.api import heavy
+    from webapp.api.protocol import dispatch
+
+    settings.STEPWISE_HEAVY_THREADS = 2
+    heavy._pool.cache_clear()
+    threads = []
+    original = dispatch.run_task
+
+    def recording(task, client, **kwargs):
+        threads.append((task.get("taskType"), threading.current_thread().name))
+        return original(task, client, **kwargs)
+
+    monkeypatch.setattr("webapp.api.consumers.run_task", recording)
+    communicator = await connect()
+    try:
+        await auth(communicator, alice_key)
+        await communicator.send_json_to([{"taskType": "imageUpload", "taskUUID": task_uuid(), "image": "bm90"}])
+        await communicator.receive_json_from(timeout=10)
+        await communicator.send_json_to([search()])
+        await communicator.receive_json_from(timeout=10)
+    finally:
+        await communicator.disconnect()
+        heavy._pool.cache_clear()
+    assert threads[0][0] == "imageUpload" and threads[0][1].startswith("heavy")
+    assert threads[1][0] == "modelSearch" and not threads[1][1].startswith("heavy")
