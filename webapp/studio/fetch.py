@@ -77,7 +77,7 @@ def checked_address(url: str) -> CheckedAddress:
     return CheckedAddress(parts.scheme, parts.hostname, port, target, family, sockaddr)
 
 
-def _pinned_socket(address: CheckedAddress, timeout: float) -> socket.socket:
+def _pinned_socket(address: CheckedAddress, timeout: float | None) -> socket.socket:
     sock = socket.socket(address.family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
