@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,6 +18,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 RESTART_BACKOFF = [1, 2, 5, 10, 30]
+
+
+def _make_private(folder: Path) -> None:
+    """A data or media folder others can read becomes the service user's alone (files written
+    before the umask existed stay 0644, but nobody else can reach them through the folder)."""
+    if folder.is_dir() and folder.stat().st_uid == os.getuid() and folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
 
 
 def web_server_argv(*, host: str, port: int) -> list[str]:
@@ -51,6 +59,8 @@ class Command(BaseCommand):
         4. Supervise: restart dead workers, stop everything on Ctrl-C or SIGTERM."""
         if workers < 0:
             raise CommandError("--workers must be 0 or more")
+        _make_private(settings.DATA_DIR)
+        _make_private(Path(settings.MEDIA_ROOT))
         # 1. Database
         for alias in settings.DATABASES:  # the SQLite channel layer keeps its own database
             call_command("migrate", database=alias, interactive=False, verbosity=0)
