@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
@@ -88,8 +87,8 @@ def test_data_and_media_files_are_private_to_the_service_user(tmp_path):
     code = ("from django.core.files.storage import default_storage; from django.core.files.base import ContentFile;"
             "import os, stat; name = default_storage.save('uploads/x.png', ContentFile(b'x'));"
             "from django.conf import settings as s;"
-            "print(oct(stat.S_IMODE(os.stat(default_storage.path(name)).st_mode)),"
-            " oct(stat.S_IMODE(os.stat(s.DATA_DIR).st_mode)), oct(stat.S_IMODE(os.stat(s.DATA_DIR / 'secret_key').st_mode)))")
+            "mode = lambda p: oct(stat.S_IMODE(os.stat(p).st_mode));"
+            "print(mode(default_storage.path(name)), mode(s.DATA_DIR), mode(s.DATA_DIR / 'secret_key'))")
     data_dir = tmp_path / "data"
     out = _settings_in_subprocess({"STEPWISE_DATA_DIR": str(data_dir)}, code)
     assert out.split() == ["0o600", "0o700", "0o600"]

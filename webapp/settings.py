@@ -54,7 +54,8 @@ def envfloat(name, default):
 try:
     STEPWISE_UMASK = int(os.environ.get("STEPWISE_UMASK") or "077", 8)
 except ValueError:
-    raise ImproperlyConfigured(f"STEPWISE_UMASK must be octal, such as 077, not {os.environ['STEPWISE_UMASK']!r}") from None
+    value = os.environ["STEPWISE_UMASK"]
+    raise ImproperlyConfigured(f"STEPWISE_UMASK must be octal, such as 077, not {value!r}") from None
 os.umask(STEPWISE_UMASK)
 
 DATA_DIR = Path(os.environ.get("STEPWISE_DATA_DIR") or BASE_DIR / "var").resolve()
