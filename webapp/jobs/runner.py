@@ -112,9 +112,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
         return Outcome(Job.Status.FAILED, error=str(exc), gpu_seconds=time.monotonic() - gpu_started)
     except Exception as exc:
         logger.exception("Job %s failed", job_id)
-        # The exception's text can hold server paths: the log has it, the job the kind of failure.
-        return Outcome(Job.Status.FAILED, error=f"Generation failed ({type(exc).__name__}); the error was logged.",
-                       gpu_seconds=time.monotonic() - gpu_started)
+        return Outcome(Job.Status.FAILED, error=f"Generation failed: {exc}", gpu_seconds=time.monotonic() - gpu_started)
 
 
 def try_load(*, model_id, engine) -> bool:
