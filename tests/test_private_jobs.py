@@ -67,13 +67,24 @@ def _headers(user):
     return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
 
 
+@pytest.fixture
+def fresh_channel_layer():
+    """A channel layer bound to this test's event loop (Redis connections are per loop)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
 @pytest.mark.django_db(transaction=True, databases="__all__")
+@pytest.mark.usefixtures("fresh_channel_layer")
 async def test_the_websocket_refuses_and_then_drops_teammates(alice, bob, make_image):
     image = await sync_to_async(make_image)(alice, visibility="team", prompt=PROMPT)
     job_id = await sync_to_async(lambda: image.job_id)()
     headers = await sync_to_async(_headers)(bob)
     communicator = WebsocketCommunicator(application, f"/ws/jobs/{job_id}/", headers=headers)
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     snapshot = await communicator.receive_json_from(timeout=5)
     assert [i["id"] for i in snapshot["job"]["images"]] == [str(image.id)]
@@ -84,5 +95,5 @@ async def test_the_websocket_refuses_and_then_drops_teammates(alice, bob, make_i
     await communicator.wait()
     # and a new socket is refused
     communicator = WebsocketCommunicator(application, f"/ws/jobs/{job_id}/", headers=headers)
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert not connected
