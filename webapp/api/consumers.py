@@ -144,7 +144,10 @@ class RunwareConsumer(AsyncWebsocketConsumer):
     async def _end_access(self, task=None):
         """The key was revoked or its user deactivated: say so, and close the socket."""
         self.closing = True
-        self.client = None
+        client, self.client = self.client, None
+        if client is not None and client.session_id:
+            await database_sync_to_async(services.session_detach)(
+                session_id=client.session_id, channel_name=self.channel_name)
         await self.send_json({"errors": [error_item(
             "invalidApiKey", "This API key was revoked, or its user deactivated: the session has ended.",
             parameter="apiKey", task=task)]})
