@@ -18,6 +18,7 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
+HEALTH_TOKEN = "live-test-health-token"
 
 
 def free_port() -> int:
@@ -49,6 +50,7 @@ class LiveStepwise:
             "STEPWISE_WORKER_STALE_SECONDS": "6",
             "STEPWISE_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            "STEPWISE_HEALTH_TOKEN": HEALTH_TOKEN,
             **(extra_env or {}),
         }
         self._database = None
@@ -74,8 +76,10 @@ class LiveStepwise:
         return self
 
     def health(self) -> dict:
+        """/readyz with the details a monitoring token sees."""
+        request = urllib.request.Request(self.url + "/readyz", headers={"Authorization": f"Bearer {HEALTH_TOKEN}"})
         try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
             return json.load(exc)

@@ -18,9 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def alice(browser, live_server_process):
-    page = sign_in_as(browser, live_server_process.url, "alice")
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors: list[str] = []
+    page = sign_in_as(browser, live_server_process.url, "alice", errors=errors)  # CSP violations included
     yield page
     page.context.close()
     assert not errors, errors

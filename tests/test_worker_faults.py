@@ -72,16 +72,18 @@ def test_out_of_memory_fails_the_job_with_advice_and_the_worker_goes_on(job):
     assert second.status == "succeeded" and second.images.count() == 1
 
 
-def test_a_model_that_fails_to_load_fails_its_job_and_marks_the_catalog(job, builtin_model):
+def test_a_model_that_fails_to_load_fails_its_job_and_marks_the_catalog(job, builtin_model, caplog):
     def broken():
-        raise ModelLoadError("FLUX.1 dev checkpoint is missing transformer weights")
+        raise ModelLoadError("/srv/models/flux-dev: FLUX.1 dev checkpoint is missing transformer weights")
 
     failed = job()
     run(failed, FakeEngine(on_load=broken))
     failed.refresh_from_db()
     assert failed.status == "failed"
-    assert failed.error == "The model could not be loaded: FLUX.1 dev checkpoint is missing transformer weights"
-    assert "missing transformer weights" in ModelEntry.objects.get(id=builtin_model.id).load_error
+    # Server paths go to the log and the admin's catalog, never to the job users and API clients read.
+    assert failed.error == "The model stepwise:1@1 could not be loaded; an admin can see why in the model catalog."
+    assert "/srv/models" in ModelEntry.objects.get(id=builtin_model.id).load_error
+    assert "/srv/models" in caplog.text
 
     # Once it loads again the mark is cleared.
     fixed = job()

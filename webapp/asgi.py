@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path, re_path  # noqa: E402
 
 from webapp.api.consumers import RunwareConsumer  # noqa: E402
+from webapp.body_limit import BodyLimit  # noqa: E402
 from webapp.studio.consumers import GalleryConsumer, JobConsumer  # noqa: E402
 
 
@@ -28,7 +29,7 @@ def ws_path(route: str, app: Any, *, regex: bool = False) -> Any:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimit(django_asgi_app),
         "websocket": URLRouter(
             [
                 # The Runware API authenticates with API keys, not cookies, and is used by

@@ -7,6 +7,7 @@ whole app to PostgreSQL and Redis without a code change.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,16 @@ def envfloat(name, default):
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
 
 
+# Files this service writes (the database, media, the secret key) are for the service user alone:
+# a umask of 077 unless STEPWISE_UMASK (octal) says otherwise. `manage.py serve` also tightens a data
+# dir and media dir that an older version left open.
+try:
+    STEPWISE_UMASK = int(os.environ.get("STEPWISE_UMASK") or "077", 8)
+except ValueError:
+    value = os.environ["STEPWISE_UMASK"]
+    raise ImproperlyConfigured(f"STEPWISE_UMASK must be octal, such as 077, not {value!r}") from None
+os.umask(STEPWISE_UMASK)
+
 DATA_DIR = Path(os.environ.get("STEPWISE_DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -84,6 +95,7 @@ INSTALLED_APPS = [
     "webapp.studio",
     "webapp.jobs",
     "webapp.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.security.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -188,6 +203,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): after STEPWISE_LOGIN_FAILURES failed logins for one username from
+# one address, that pair is refused for STEPWISE_LOGIN_COOLOFF_MINUTES. Keyed on the pair so that an
+# attacker cannot lock a user out from everywhere; the address is the client's, or the proxy's
+# X-Forwarded-For where STEPWISE_TRUST_PROXY says it can be believed (uvicorn rewrites it).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("STEPWISE_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("STEPWISE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -223,8 +248,33 @@ if os.environ.get("STEPWISE_S3_BUCKET"):
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 40 * 1024 * 1024
+
+# Deployment: HTTPS, proxies, headers -----------------------------------------------------------
+
+# Behind a reverse proxy: honour X-Forwarded-For/-Proto (uvicorn --proxy-headers) only when this is
+# on, and only from STEPWISE_PROXY_IPS (comma-separated addresses or networks; "*" trusts any).
+STEPWISE_TRUST_PROXY = envbool("STEPWISE_TRUST_PROXY", False)
+STEPWISE_PROXY_IPS = os.environ.get("STEPWISE_PROXY_IPS", "127.0.0.1")
+# Served over HTTPS (directly or by the proxy): one switch for Secure cookies, HSTS, the redirect to
+# https and, with a trusted proxy, its X-Forwarded-Proto header.
+STEPWISE_HTTPS = envbool("STEPWISE_HTTPS", False)
+if STEPWISE_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("STEPWISE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_SSL_REDIRECT = envbool("STEPWISE_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    if STEPWISE_TRUST_PROXY:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# No inline scripts, nothing from other origins; previews are data: URIs, masks blob: URLs.
+STEPWISE_CSP = os.environ.get("STEPWISE_CSP") or (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 # Stepwise -------------------------------------------------------------------------------------
 
@@ -234,7 +284,22 @@ if STEPWISE_DEVICE not in ("auto", "cpu") and not STEPWISE_DEVICE.startswith("cu
 STEPWISE_MODELS_DIR = DATA_DIR / "models"
 STEPWISE_PIPELINE_CACHE_SIZE = envint("STEPWISE_PIPELINE_CACHE_SIZE", 2)
 STEPWISE_MAX_UPLOAD_BYTES = envint("STEPWISE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Whole request bodies (webapp/body_limit.py refuses larger ones before reading them): room for a seed
+# and a mask image as base64 in one /v1 body, or as two files in one form.
+STEPWISE_MAX_REQUEST_BYTES = envint("STEPWISE_MAX_REQUEST_BYTES", STEPWISE_MAX_UPLOAD_BYTES * 3 + 1024 * 1024)
+# Django's own check (request.body, form fields) at the same figure; uploaded files above 2.5 MB are
+# spooled to disk by Django rather than held in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = STEPWISE_MAX_REQUEST_BYTES
+# None: media files and folders get the umask's modes (Django's default would be 0644 whatever the umask).
+FILE_UPLOAD_PERMISSIONS = None
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 STEPWISE_MAX_IMAGE_PIXELS = envint("STEPWISE_MAX_IMAGE_PIXELS", 4096 * 4096)
+# Uploaded source images per user (admins can set another figure per user); unreferenced uploads
+# older than the retention are deleted by `manage.py cleanup` and, every CLEANUP_SECONDS, the worker.
+STEPWISE_UPLOAD_QUOTA_MB = envint("STEPWISE_UPLOAD_QUOTA_MB", 500)
+STEPWISE_UPLOAD_RETENTION_HOURS = envint("STEPWISE_UPLOAD_RETENTION_HOURS", 24)
+STEPWISE_CLEANUP_SECONDS = envint("STEPWISE_CLEANUP_SECONDS", 3600)
 STEPWISE_MAX_QUEUED_PER_USER = envint("STEPWISE_MAX_QUEUED_PER_USER", 100)
 STEPWISE_WORKER_STALE_SECONDS = envint("STEPWISE_WORKER_STALE_SECONDS", 30)
 STEPWISE_HEARTBEAT_SECONDS = envfloat("STEPWISE_HEARTBEAT_SECONDS", 5)
@@ -244,6 +309,16 @@ STEPWISE_STEP_PREVIEW_DAYS = envint("STEPWISE_STEP_PREVIEW_DAYS", 30)
 STEPWISE_ALLOW_URL_FETCH = envbool("STEPWISE_ALLOW_URL_FETCH", False)
 STEPWISE_SIGNED_URL_SECONDS = envint("STEPWISE_SIGNED_URL_SECONDS", 24 * 3600)
 STEPWISE_PUBLIC_URL = os.environ.get("STEPWISE_PUBLIC_URL", "")  # absolute image URLs behind a proxy
+# Open websockets re-check that their user (and API key) still has access this often.
+STEPWISE_ACCESS_CHECK_SECONDS = envfloat("STEPWISE_ACCESS_CHECK_SECONDS", 5)
+# /v1 bounds: tasks in one message or body; websocket messages before authentication; threads for
+# heavy work (large JSON, image decoding, uploads, URL fetches), apart from the one every socket's
+# database work shares.
+STEPWISE_API_MAX_TASKS = envint("STEPWISE_API_MAX_TASKS", 50)
+STEPWISE_API_UNAUTHENTICATED_BYTES = envint("STEPWISE_API_UNAUTHENTICATED_BYTES", 16 * 1024)
+STEPWISE_HEAVY_THREADS = envint("STEPWISE_HEAVY_THREADS", 4)
+# /readyz shows workers, hosts and jobs to staff and to callers with this bearer token (monitoring).
+STEPWISE_HEALTH_TOKEN = os.environ.get("STEPWISE_HEALTH_TOKEN", "")
 STEPWISE_API_SESSION_SECONDS = envint("STEPWISE_API_SESSION_SECONDS", 300)
 STEPWISE_API_IDLE_SECONDS = envint("STEPWISE_API_IDLE_SECONDS", 120)
 STEPWISE_API_SYNC_TIMEOUT = envint("STEPWISE_API_SYNC_TIMEOUT", 600)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("files/uploads/<uuid:upload_id>.png", files.upload_file, name="upload_file"),
     path("files/signed/<str:token>/", files.signed_file, name="signed_file"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("v1", api_views.runware_http, name="runware_http"),
     path("v1/", api_views.runware_http),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -100,6 +100,18 @@ document.addEventListener("click", async (event) => {
   } catch { /* clipboard blocked: the text stays selectable */ }
 });
 
+// <input data-select-on-focus>: the whole value is selected on focus (a new API key, ready to copy).
+// A listener here rather than an onfocus attribute: the Content Security Policy refuses inline handlers.
+document.addEventListener("focusin", (event) => {
+  if (event.target.matches?.("input[data-select-on-focus]")) event.target.select();
+});
+
+// <form data-confirm-submit="question">: asks before submitting (not an inline onsubmit: the CSP refuses those).
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset?.confirmSubmit;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
 // <time data-relative datetime="..."> shows "3 min ago", keeping the absolute time as a tooltip.
 export function relativeTime(date, now = Date.now()) {
   const seconds = Math.round((now - date.getTime()) / 1000);

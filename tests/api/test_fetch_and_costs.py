@@ -109,3 +109,93 @@ def test_costs_add_up_to_the_jobs_gpu_seconds(settings, alice, make_image):
     assert costs[first.id] == pytest.approx(3.0 / 3600 * 1.8)
     assert costs[second.id] == pytest.approx(7.0 / 3600 * 1.8)  # the last image carries the loading time
     assert sum(costs.values()) == pytest.approx(10.0 / 3600 * 1.8)
+
+
+@pytest.fixture
+def drip_server():
+    """Answers every request one byte at a time, 0.2 s apart, headers and body: 28 s in all."""
+    import socket as socketlib
+
+    listener = socketlib.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            payload = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"b" * 100
+            try:
+                for byte in payload:
+                    if stop.wait(0.2):
+                        break
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                pass
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(settings, drip_server):
+    """Each byte arrives well within a socket timeout; only an overall deadline stops it."""
+    import time
+
+    settings.STEPWISE_URL_FETCH_ALLOW_PRIVATE = True
+    settings.STEPWISE_URL_FETCH_TIMEOUT = 1
+    started = time.monotonic()
+    with pytest.raises(ImageDecodeError, match="within 1 seconds"):
+        fetch_image_bytes(f"{drip_server}/slow.png")
+    assert time.monotonic() - started < 2.5
+
+
+def test_it_connects_only_to_the_address_it_checked(settings, monkeypatch):
+    """DNS rebinding: a second lookup could answer 127.0.0.1; there is no second lookup."""
+    import socket as socketlib
+
+    from webapp.studio import fetch
+
+    answers = iter(["8.8.8.8", "127.0.0.1"])
+    lookups = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        address = next(answers)
+        lookups.append(address)
+        return [(socketlib.AF_INET, socketlib.SOCK_STREAM, 6, "", (address, port))]
+
+    connected_to = []
+
+    def pinned_socket(address, timeout):
+        connected_to.append(address.sockaddr)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(fetch.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(fetch, "_pinned_socket", pinned_socket)
+    with pytest.raises(ImageDecodeError, match="no network in tests"):
+        fetch_image_bytes("http://rebind.example/a.png")
+    assert lookups == ["8.8.8.8"] and connected_to == [("8.8.8.8", 80)]
+
+
+def test_every_redirect_hop_is_checked(settings, image_server, monkeypatch):
+    from webapp.studio import fetch
+
+    settings.STEPWISE_URL_FETCH_ALLOW_PRIVATE = True
+    seen = []
+    original = fetch.checked_address
+
+    def recording(url):
+        seen.append(url)
+        return original(url)
+
+    monkeypatch.setattr(fetch, "checked_address", recording)
+    with pytest.raises(ImageDecodeError):
+        fetch_image_bytes(f"{image_server}/redirect")
+    assert seen == [f"{image_server}/redirect", "file:///etc/passwd"]

@@ -19,14 +19,16 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from webapp.api import services
+from webapp.api import heavy, services
 from webapp.api.protocol.authentication import Client, authenticate, not_authenticated_error, public_base_url
 from webapp.api.protocol.delivery import mark_delivered, open_watches, pending_deliveries, watch_info
 from webapp.api.protocol.dispatch import check_task, parse_tasks, pong, run_task
-from webapp.api.protocol.errors import ApiError
+from webapp.api.protocol.errors import ApiError, error_item
 from webapp.studio import events
 
 logger = logging.getLogger("stepwise.api")
+# Messages up to this size are parsed on the event loop: a thread hop costs more than the parse.
+PARSE_INLINE_BYTES = 256 * 1024
 
 
 def _setting(name, default):
@@ -39,6 +41,7 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         self.watched = {}  # job id -> watch_info dict
         self.last_activity = time.monotonic()
         self.deliver_lock = asyncio.Lock()
+        self.closing = False
         base_url = self._base_url()
         if base_url is None:
             # The same Host check as HTTP: image URLs are built from it.
@@ -75,12 +78,29 @@ class RunwareConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         self.last_activity = time.monotonic()
+        body = text_data if text_data is not None else bytes_data
+        size = len(body or "")
+        if self.client is None and size > settings.STEPWISE_API_UNAUTHENTICATED_BYTES:
+            # Before authentication a message holds an authentication task or a ping: a large one is
+            # someone making the server parse and answer for free.
+            await self.send_json({"errors": [error_item(
+                "messageTooLarge", f"Messages before authentication may be at most "
+                f"{settings.STEPWISE_API_UNAUTHENTICATED_BYTES} bytes; this one is {size}. Authenticate first.",
+                parameter="request")]})
+            await self.close(code=1009)
+            return
         try:
-            tasks = parse_tasks(text_data if text_data is not None else bytes_data)
+            if size > PARSE_INLINE_BYTES:
+                # A large body is parsed off the event loop, so other sockets are not stalled meanwhile.
+                tasks = await heavy.run(parse_tasks, body)
+            else:
+                tasks = parse_tasks(body)
         except ApiError as exc:
             await self.send_json({"errors": exc.items()})
             return
         for task in tasks:
+            if self.closing:
+                return
             await self.handle_task(task)
 
     async def handle_task(self, task):
@@ -98,8 +118,17 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         if self.client is None:
             await self.send_json({"errors": not_authenticated_error().items(task)})
             return
-        outcome = await database_sync_to_async(run_task)(
-            task, self.client, push=True, on_created=self._join_group_before_commit)
+        if not await database_sync_to_async(services.api_key_still_valid)(self.client.api_key.id):
+            await self._end_access(task)
+            return
+        if task_type in heavy.HEAVY_TASK_TYPES:
+            # Image decoding, uploads and fetches: in the bounded pool, not the thread every socket's
+            # database work shares.
+            outcome = await heavy.run(
+                run_task, task, self.client, push=True, on_created=self._join_group_before_commit)
+        else:
+            outcome = await database_sync_to_async(run_task)(
+                task, self.client, push=True, on_created=self._join_group_before_commit)
         reply = {}
         if outcome.data:
             reply["data"] = outcome.data
@@ -111,6 +140,18 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             info = await database_sync_to_async(watch_info)(outcome.watch)
             self._watch(info)
             await self.deliver(job_ids=[info["job_id"]])
+
+    async def _end_access(self, task=None):
+        """The key was revoked or its user deactivated: say so, and close the socket."""
+        self.closing = True
+        client, self.client = self.client, None
+        if client is not None and client.session_id:
+            await database_sync_to_async(services.session_detach)(
+                session_id=client.session_id, channel_name=self.channel_name)
+        await self.send_json({"errors": [error_item(
+            "invalidApiKey", "This API key was revoked, or its user deactivated: the session has ended.",
+            parameter="apiKey", task=task)]})
+        await self.close(code=4401)
 
     def _watch(self, info):
         info["last_event"] = time.monotonic()
@@ -188,15 +229,21 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         lost, and keep the session alive."""
         idle_seconds = float(_setting("STEPWISE_API_IDLE_SECONDS", 120))
         poll_seconds = float(_setting("STEPWISE_API_POLL_SECONDS", 2))
-        last_poll = last_touch = time.monotonic()
+        check_seconds = float(settings.STEPWISE_ACCESS_CHECK_SECONDS)
+        last_poll = last_touch = last_check = time.monotonic()
         try:
             while True:
-                await asyncio.sleep(min(1.0, poll_seconds))
+                await asyncio.sleep(min(1.0, poll_seconds, check_seconds))
                 now = time.monotonic()
                 if now - self.last_activity > idle_seconds:
                     await self.close(code=1000)
                     return
                 try:
+                    if self.client is not None and now - last_check >= check_seconds:
+                        last_check = now
+                        if not await database_sync_to_async(services.api_key_still_valid)(self.client.api_key.id):
+                            await self._end_access()
+                            return
                     if self.watched and now - last_poll >= poll_seconds:
                         last_poll = now
                         # Only jobs that went quiet: a job whose events are flowing is delivered by

@@ -33,10 +33,21 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
+def api_key_still_valid(key_id) -> bool:
+    """Whether an authenticated key may still be used: not revoked, and its user still active.
+
+    Open websockets ask before each task and on a timer: they authenticated once, and revoking a
+    key or deactivating a user must end what is already open.
+    """
+    return ApiKey.objects.filter(id=key_id, revoked_at__isnull=True, user__is_active=True).exists()
+
+
 def api_key_for(raw_key) -> ApiKey | None:
     """The active key matching `raw_key`, or None. Compares hashes in constant time."""
     if not isinstance(raw_key, str) or len(raw_key) < PREFIX_LENGTH or len(raw_key) > 200:
         return None
+    if not raw_key.isascii() or not raw_key.isprintable():
+        return None  # keys are printable ASCII; PostgreSQL would refuse a NUL in the prefix query
     raw_key = raw_key.strip()
     found = None
     for key in ApiKey.objects.filter(prefix=raw_key[:PREFIX_LENGTH]).select_related("user"):

@@ -67,8 +67,12 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
         try:
             load_seconds = engine.load(source)
         except ModelLoadError as exc:
+            # The reason names files on the server: it goes to the log and the admin's catalog, and
+            # the job (which teammates and API clients read) says only where to look.
+            logger.warning("Model %s could not be loaded: %s", job.model.air, exc)
             ModelEntry.objects.filter(id=job.model_id).update(load_error=str(exc))
-            return Outcome(Job.Status.FAILED, error=f"The model could not be loaded: {exc}")
+            return Outcome(Job.Status.FAILED, error=f"The model {job.model.air} could not be loaded; an admin can "
+                                                    "see why in the model catalog.")
         if job.model.load_error:
             ModelEntry.objects.filter(id=job.model_id).update(load_error="", last_load_seconds=load_seconds)
 

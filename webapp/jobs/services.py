@@ -4,16 +4,16 @@ Keyword-only service functions; the queue (webapp/jobs/queue.py) enqueues once t
 """
 
 import dataclasses
-import io
 import uuid
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Sum
 
 from webapp.jobs import queue
 from webapp.studio.access import active_team
 from webapp.studio.fields import FieldError, InvalidRequest
-from webapp.studio.models import Comparison, Job, Upload, Visibility
+from webapp.studio.models import UPLOAD_EXTENSIONS, Comparison, Job, Upload, Visibility
 from webapp.studio.schema import ValidRequest, read_comparison, validate_inference
 from webapp.studio.services import profile_for
 from webapp.studio.source_images import SourceImage
@@ -23,30 +23,59 @@ class QueueFull(InvalidRequest):
     pass
 
 
+class UploadQuotaExceeded(InvalidRequest):
+    pass
+
+
+def _check_quota(*, user, sources: list[tuple[str, SourceImage | None]]) -> None:
+    """Refuse, naming the first new image, when new sources would take the user over the quota."""
+    new = [(name, len(s.new_bytes)) for name, s in sources if s is not None and s.new_bytes is not None]
+    if not new:
+        return
+    name, new_bytes = new[0][0], sum(size for _, size in new)
+    quota = profile_for(user).upload_quota_bytes
+    used = Upload.objects.filter(owner=user).aggregate(total=Sum("size"))["total"] or 0
+    if used + new_bytes > quota:
+        mb = 1024 * 1024
+        raise UploadQuotaExceeded([FieldError(
+            name,
+            f"{name} would take your uploads to {(used + new_bytes) / mb:.1f} MB, over your quota of "
+            f"{quota / mb:.0f} MB; delete old work or ask an admin for more.",
+            "uploadQuotaExceeded",
+        )])
+
+
 def _store_source(*, user, team, source: SourceImage | None):
-    """Keep a new seed/mask image as an Upload; return the id the request refers to."""
+    """Keep a new seed/mask image as an Upload, byte for byte as received; return its id.
+
+    Re-encoding would multiply the disk a request can take (a 14 MB JPEG is 50 MB as PNG), and the
+    bytes already passed the validator's decoder.
+    """
     if source is None:
         return None
     if source.existing_id is not None:
         return str(source.existing_id)
-    out = io.BytesIO()
-    source.image.save(out, format="PNG")
-    upload = Upload(owner=user, team=team, width=source.image.width, height=source.image.height)
-    upload.file.save(f"{upload.id}.png", ContentFile(out.getvalue()), save=False)
+    assert source.new_bytes is not None, "a source is an existing image or new bytes"
+    extension = UPLOAD_EXTENSIONS[source.format]
+    upload = Upload(owner=user, team=team, width=source.image.width, height=source.image.height,
+                    size=len(source.new_bytes))
+    upload.file.save(f"{upload.id}.{extension}", ContentFile(source.new_bytes), save=False)
     upload.save()
     return str(upload.id)
 
 
-def upload_create(*, user, image) -> Upload:
-    """Store a decoded PIL image as a reusable source (the API's imageUpload)."""
-    return Upload.objects.get(id=_store_source(user=user, team=active_team(user), source=SourceImage(image=image)))
+def upload_create(*, user, source: SourceImage, name: str = "image") -> Upload:
+    """Store a validated source image as a reusable Upload (the API's imageUpload); quota applies."""
+    _check_quota(user=user, sources=[(name, source)])
+    upload_id = _store_source(user=user, team=active_team(user), source=source)
+    return Upload.objects.get(id=upload_id)
 
 
 def job_create(*, user, valid: ValidRequest, visibility: str | None = None, origin: str = Job.Origin.WEB,
                comparison: Comparison | None = None) -> Job:
     """Store a validated request as a queued Job and enqueue it once the transaction commits.
 
-    1. Refuse when the user already has too many queued jobs.
+    1. Refuse when the user already has too many queued jobs, or new sources exceed the upload quota.
     2. Store new source images, and the parameters that refer to them by id.
     3. Create the job with its effective step count as the progress total.
     4. On commit: enqueue on the generation queue with a fair priority, then notify watchers.
@@ -61,6 +90,7 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, orig
             "wait for some to finish or cancel them.",
             "tooManyQueuedJobs",
         )])
+    _check_quota(user=user, sources=[("seedImage", valid.seed_image), ("maskImage", valid.mask_image)])
     team = active_team(user)
     visibility = visibility or profile_for(user).default_visibility
     with transaction.atomic():

@@ -1,14 +1,26 @@
 """Who may see and use what. Every view, consumer and API handler asks here, nowhere else.
 
 - A user sees their own jobs and images, and their teams' images that are shared with the team.
+- Teammates see a team job only while it has no images yet or at least one of them is shared:
+  a job whose images are all private shows them nothing (no prompt, parameters, reuse or progress).
 - Only the owner or an admin of the image's team may delete it.
 - Models: users see enabled models open to all teams or to one of theirs; staff see everything.
 """
 
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q
 
 from webapp.studio.models import Image, Job, Membership, ModelEntry, Team, Upload, Visibility
 from webapp.studio.services import profile_for
+
+
+def still_active(user_id) -> bool:
+    """Whether this user may still use open sessions: the account exists and is active.
+
+    Websockets ask on a timer (STEPWISE_ACCESS_CHECK_SECONDS): a socket authenticates once, so
+    without this a user deactivated later would keep what they had open.
+    """
+    return get_user_model().objects.filter(id=user_id, is_active=True).exists()
 
 
 def team_ids(user) -> list[int]:
@@ -52,16 +64,26 @@ def images_visible_to(user):
     return Image.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))
 
 
+def _shared_with_team() -> Q:
+    """A team job whose images, if it has any, are not all private."""
+    images = Image.objects.filter(job=OuterRef("pk"))
+    return Q(visibility=Visibility.TEAM) & (~Exists(images) | Exists(images.filter(visibility=Visibility.TEAM)))
+
+
 def jobs_visible_to(user):
     if not user.is_authenticated:
         return Job.objects.none()
-    return Job.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))
+    return Job.objects.filter(Q(owner=user) | (Q(team__in=team_ids(user)) & _shared_with_team()))
 
 
 def can_view_job(user, job: Job) -> bool:
-    return job.owner_id == user.id or (
-        job.visibility == Visibility.TEAM and job.team_id is not None and job.team_id in team_ids(user)
-    )
+    if not user.is_authenticated:
+        return False
+    if job.owner_id == user.id:
+        return True
+    if job.visibility != Visibility.TEAM or job.team_id is None or job.team_id not in team_ids(user):
+        return False
+    return Job.objects.filter(_shared_with_team(), id=job.id).exists()
 
 
 def can_delete_image(user, image: Image) -> bool:

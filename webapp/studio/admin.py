@@ -204,9 +204,17 @@ class WorkerStatusAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "active_team", "default_visibility", "max_queued_jobs"]
+    list_display = ["user", "active_team", "default_visibility", "max_queued_jobs", "upload_quota_mb"]
     search_fields = ["user__username"]
-    list_editable = ["max_queued_jobs"]
-admin.site.register(Upload)
+    list_editable = ["max_queued_jobs", "upload_quota_mb"]
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "width", "height", "size", "created_at"]
+    search_fields = ["id", "owner__username"]
+
+
+
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"

@@ -71,6 +71,7 @@ def image_summary(image) -> dict:
         "width": image.width,
         "height": image.height,
         "index": image.index,
+        "visibility": image.visibility,
     }
 
 

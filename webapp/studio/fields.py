@@ -5,7 +5,23 @@ default), so the validator can report every bad field at once.
 """
 
 import math
+import unicodedata
 from dataclasses import dataclass
+
+# Tab, newline and carriage return are text; every other control character, and lone surrogates
+# (which JSON can carry as \ud800), are not. PostgreSQL refuses NUL outright and cannot store
+# surrogates, while SQLite keeps both: refusing them here makes both databases behave the same.
+TEXT_CONTROLS = frozenset("\t\n\r")
+
+
+def bad_character(text: str) -> str | None:
+    """A description of the first character in `text` that no text field may hold, or None."""
+    for index, char in enumerate(text):
+        if char in TEXT_CONTROLS:
+            continue
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            return f"control character U+{ord(char):04X} at position {index}"
+    return None
 
 
 @dataclass

@@ -73,7 +73,7 @@ def image_thumb(request, image_id):
 @login_required
 def upload_file(request, upload_id):
     upload = get_object_or_404(Upload, id=upload_id, owner=request.user)
-    return _file_response(upload.file, "image/png")
+    return _file_response(upload.file, upload.content_type)
 
 
 def signed_url(image: Image, *, output_format: str = "PNG", quality: int = 95) -> str:

@@ -47,13 +47,43 @@ def open_image(data: bytes) -> PILImage.Image:
                 limit = settings.STEPWISE_MAX_IMAGE_PIXELS
                 raise ImageDecodeError(f"is {width}x{height} pixels, over the limit of {limit}")
             image.load()
+            decoded = _normalized(image)
     except ImageDecodeError:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
         raise ImageDecodeError("is too large when decompressed (a decompression bomb?)") from None
     except Exception:  # Pillow raises many types for corrupt or truncated files
         raise ImageDecodeError("is not a readable image (corrupt, truncated or not an image)") from None
-    return image
+    return decoded
+
+
+def image_format(data: bytes) -> str:
+    """The format of bytes open_image accepted (it reads only the header)."""
+    with PILImage.open(io.BytesIO(data)) as image:
+        return str(image.format)
+
+
+# Modes the pipelines and the PNG/WebP encoders take as they are.
+KEPT_MODES = ("RGB", "RGBA", "L")
+
+
+def _normalized(image: PILImage.Image) -> PILImage.Image:
+    """The image in RGB, RGBA or L: CMYK and YCbCr JPEGs, palettes, 16-bit and float greys converted.
+
+    Every later step (the engine, PNG and WebP encoders, masks) then sees one of three modes, so a
+    request that passed validation cannot fail later on an unusual mode.
+    """
+    if image.mode in KEPT_MODES:
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit and float greys: scale to 8 bits (a plain convert("L") clips everything above 255).
+        extrema = image.getextrema()
+        low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]  # one band: two numbers
+        scale = 255.0 / (high - low) if high > low else 0.0
+        return image.convert("F").point(lambda v: (v - low) * scale).convert("L")
+    if image.mode in ("LA", "La", "PA", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    return image.convert("RGB")
 
 
 def png_bytes(image: PILImage.Image, *, parameters: str = "", stepwise: dict | None = None) -> bytes:

@@ -51,6 +51,16 @@ class Profile(models.Model):
     def __str__(self):
         return f"Profile of {self.user}"
 
+    upload_quota_mb = models.PositiveIntegerField(
+        "upload quota (MB)", null=True, blank=True,
+        help_text="Storage this user's uploaded source images may take; blank uses STEPWISE_UPLOAD_QUOTA_MB.",
+    )
+
+    @property
+    def upload_quota_bytes(self) -> int:
+        megabytes = self.upload_quota_mb if self.upload_quota_mb is not None else settings.STEPWISE_UPLOAD_QUOTA_MB
+        return megabytes * 1024 * 1024
+
     @property
     def queue_limit(self) -> int:
         return self.max_queued_jobs if self.max_queued_jobs is not None else settings.STEPWISE_MAX_QUEUED_PER_USER
@@ -176,7 +186,19 @@ class Upload(models.Model):
     file = models.FileField(upload_to="uploads/")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes stored, as received.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def content_type(self) -> str:
+        # Stored as received, so the extension is the format the validator saw.
+        return UPLOAD_CONTENT_TYPES.get(str(self.file.name).rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
+# Upload formats (the validator's ALLOWED_FORMATS): file extension and the type it is served as.
+UPLOAD_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "GIF": "gif"}
+UPLOAD_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "bmp": "image/bmp",
+                        "gif": "image/gif"}
 
 
 class Comparison(models.Model):

@@ -17,7 +17,15 @@ from generation.advice import step_advice
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import TASK_TYPES
 from webapp.studio import access
-from webapp.studio.fields import FieldError, FieldErrors, InvalidRequest, read_bool, read_float, read_int
+from webapp.studio.fields import (
+    FieldError,
+    FieldErrors,
+    InvalidRequest,
+    bad_character,
+    read_bool,
+    read_float,
+    read_int,
+)
 from webapp.studio.models import ModelEntry
 from webapp.studio.source_images import SourceImage, load_source_image
 
@@ -52,6 +60,10 @@ def _prompt(payload, name, errors, *, required):
         return None
     if not isinstance(value, str):
         errors.add(name, f"{name} must be text.")
+        return None
+    problem = bad_character(value)
+    if problem:
+        errors.add(name, f"{name} contains a {problem}; remove it.", "invalid" + name[:1].upper() + name[1:])
         return None
     value = value.strip()
     if len(value) > MAX_PROMPT or (required and len(value) < 2):
@@ -194,7 +206,10 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     for flag in ("includeCost", "includeProgress", "includePreviews"):
         params[flag] = read_bool(payload, flag, errors)
     if payload.get("taskUUID") is not None:
-        params["taskUUID"] = str(payload["taskUUID"])[:64]
+        task_uuid = str(payload["taskUUID"])[:64]
+        if bad_character(task_uuid):
+            errors.add("taskUUID", "taskUUID must be a UUID string.")
+        params["taskUUID"] = task_uuid
 
     # 4. Images and sizes
     seed_image = mask_image = None

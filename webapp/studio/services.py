@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from webapp.studio import events
 from webapp.studio.models import Image, Membership, Profile, StepPreview, Team, Visibility
 
 
@@ -18,6 +19,10 @@ def image_set_visibility(*, image: Image, visibility: str) -> Image:
         raise ValueError(f"visibility must be one of {Visibility.values}")
     image.visibility = visibility
     image.save(update_fields=["visibility"])
+    # Open job pages re-check access on this update: teammates watching a job whose images just
+    # all became private are disconnected (webapp/studio/consumers.py).
+    job_id = image.job_id
+    transaction.on_commit(lambda: events.broadcast_job(job_id))
     return image
 
 
@@ -34,7 +39,9 @@ def image_delete(*, image: Image) -> None:
     with transaction.atomic():
         # The replay of the refinement that led to this image goes with it.
         StepPreview.objects.filter(job_id=image.job_id, image_index=image.index).delete()
+        job_id = image.job_id
         image.delete()
+        transaction.on_commit(lambda: events.broadcast_job(job_id))
         # The files go only once the row is gone for good.
         transaction.on_commit(lambda: _delete_files(files))
 

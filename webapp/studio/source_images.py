@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from webapp.studio import access
 from webapp.studio.fetch import fetch_image_bytes
 from webapp.studio.fields import FieldError, InvalidRequest
-from webapp.studio.images import ImageDecodeError, decode_base64, open_image
+from webapp.studio.images import ImageDecodeError, decode_base64, image_format, open_image
 
 
 @dataclass
@@ -22,6 +22,7 @@ class SourceImage:
     image: PILImage.Image
     existing_id: uuid.UUID | None = None
     new_bytes: bytes | None = None
+    format: str = ""  # of new_bytes, as Pillow names it (PNG, JPEG, ...)
 
 
 def _refused(name, message) -> InvalidRequest:
@@ -67,6 +68,7 @@ def load_source_image(value, name: str, *, user) -> SourceImage:
     else:
         raise _refused(name, f"{name} must be an image UUID, a data URI or base64 text.")
     try:
-        return SourceImage(image=open_image(data), new_bytes=data)
+        image = open_image(data)
+        return SourceImage(image=image, new_bytes=data, format=image_format(data))
     except ImageDecodeError as exc:
         raise _refused(name, f"{name} {exc}.") from None

@@ -4,6 +4,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from webapp.api.models import ApiTask
 from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, error_item
@@ -37,6 +39,10 @@ def parse_tasks(body) -> list:
     if not tasks:
         raise ApiError("invalidRequestBody", "The request body is an empty array: send at least one task.",
                        parameter="request")
+    limit = settings.STEPWISE_API_MAX_TASKS
+    if len(tasks) > limit:
+        raise ApiError("tooManyTasks", f"A request may hold at most {limit} tasks; this one holds {len(tasks)}. "
+                       "Send them in several requests.", parameter="request")
     return tasks
 
 

@@ -30,10 +30,10 @@ def image_upload(task, client: Client) -> dict:
         source = load_source_image(value, "image", user=client.user)
     except InvalidRequest as exc:
         raise ApiError("invalidImage", exc.errors[0].message, parameter="image") from None
-    image = source.image
-    if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-        image = image.convert("RGB")
-    upload = upload_create(user=client.user, image=image)
+    try:
+        upload = upload_create(user=client.user, source=source)
+    except InvalidRequest as exc:  # UploadQuotaExceeded
+        raise ApiError(exc.errors[0].code, exc.errors[0].message, parameter="image") from None
     return {
         "taskType": "imageUpload",
         "taskUUID": task_uuid,

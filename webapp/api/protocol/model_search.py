@@ -5,6 +5,7 @@ from django.db.models import Q
 from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, task_uuid_of
 from webapp.studio import access
+from webapp.studio.fields import bad_character
 
 
 def _model_tags(entry) -> list[str]:
@@ -62,6 +63,10 @@ def _str_param(task, name):
         return None
     if not isinstance(value, str):
         raise ApiError(f"invalid{name[:1].upper()}{name[1:]}", f"{name} must be text.", parameter=name)
+    problem = bad_character(value)
+    if problem:
+        raise ApiError(f"invalid{name[:1].upper()}{name[1:]}", f"{name} contains a {problem}; remove it.",
+                       parameter=name)
     return value.strip()
 
 
@@ -76,7 +81,7 @@ def model_search(task, client: Client) -> dict:
     if visibility not in ("public", "private", "all"):
         raise ApiError("invalidVisibility", "visibility must be public, private or all.", parameter="visibility")
     tags = task.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    if not isinstance(tags, list) or not all(isinstance(t, str) and not bad_character(t) for t in tags):
         raise ApiError("invalidTags", "tags must be a list of strings.", parameter="tags")
     limit = _int_param(task, "limit", low=1, high=100, default=20)
     offset = _int_param(task, "offset", low=0, high=1_000_000, default=0)

@@ -14,7 +14,7 @@ from generation import schedulers
 from generation.vocabulary import for_browser
 from webapp.jobs import queue
 from webapp.studio import access, events
-from webapp.studio.models import Image, Job
+from webapp.studio.models import Image, Job, Visibility
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
     advice_items,
@@ -54,8 +54,10 @@ def job_detail(request, job_id):
         advice = [item for item in model_advice(job.model, scheduler=spec, task_type=job.task_type,
                                                  steps=plan.requested, strength=job.params.get("strength"))
                   if item.level == "warn"]
-    images = list(job.images.order_by("index"))
+    images = list(access.images_visible_to(request.user).filter(job=job).order_by("index"))
     snapshot = events.job_snapshot(job)
+    if job.owner_id != request.user.id:
+        snapshot["images"] = [i for i in snapshot["images"] if i["visibility"] == Visibility.TEAM]
     seed = job.params.get("seed")
     return render(request, "studio/job_detail.html", {
         "job": job,

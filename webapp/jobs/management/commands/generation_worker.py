@@ -7,13 +7,14 @@ Runs alone on any machine that reaches the database and the channel layer (and t
 import logging
 import signal
 import threading
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from webapp.jobs import recovery, runner, worker
+from webapp.jobs import cleanup, recovery, runner, worker
 from webapp.studio.models import ModelEntry
 
 logger = logging.getLogger("stepwise.worker")
@@ -71,14 +72,21 @@ class Command(BaseCommand):
 
 
 def _start_heartbeat(stop: threading.Event, engine) -> threading.Thread:
-    """Refresh this worker's row, and recover jobs of workers that stopped beating."""
+    """Refresh this worker's row, recover jobs of workers that stopped beating, and now and then
+    delete unreferenced uploads (every STEPWISE_CLEANUP_SECONDS; 0 turns it off)."""
 
     def loop():
+        next_cleanup = time.monotonic() + settings.STEPWISE_CLEANUP_SECONDS
         while not stop.wait(settings.STEPWISE_HEARTBEAT_SECONDS):
             try:
                 close_old_connections()
                 worker.heartbeat(engine=engine)
                 recovery.recover_stale_jobs()
+                if settings.STEPWISE_CLEANUP_SECONDS and time.monotonic() >= next_cleanup:
+                    next_cleanup = time.monotonic() + settings.STEPWISE_CLEANUP_SECONDS
+                    report = cleanup.uploads_cleanup()
+                    if report.uploads or report.orphan_files:
+                        logger.info("%s", report)
             except Exception:
                 logger.warning("Heartbeat failed; retrying", exc_info=True)
         connection.close()

@@ -1,6 +1,7 @@
 """One command runs Stepwise: migrations, the built-in model, the web server and N workers.
 
-The web server (Daphne) and every worker are child processes; this process only supervises. It never
+The web server (uvicorn, which streams request bodies to the app instead of buffering them whole as
+Daphne does) and every worker are child processes; this process only supervises. It never
 imports torch: the model is provisioned and the workers run in their own processes.
 """
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,6 +18,32 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 RESTART_BACKOFF = [1, 2, 5, 10, 30]
+
+
+def _make_private(folder: Path) -> None:
+    """A data or media folder others can read becomes the service user's alone (files written
+    before the umask existed stay 0644, but nobody else can reach them through the folder)."""
+    if folder.is_dir() and folder.stat().st_uid == os.getuid() and folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def web_server_argv(*, host: str, port: int) -> list[str]:
+    """The uvicorn command line.
+
+    - Websocket messages: API clients send source images inside them (base64, a third larger, a seed
+      plus a mask in one task), so the server-wide cap is the request-body limit; until a socket has
+      authenticated the API consumer refuses anything above STEPWISE_API_UNAUTHENTICATED_BYTES.
+    - Forwarded headers (client address, scheme) only with STEPWISE_TRUST_PROXY, and only from the
+      addresses in STEPWISE_PROXY_IPS: otherwise any client could claim to be anyone.
+    """
+    argv = [sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--host", host, "--port", str(port),
+            "--ws-max-size", str(settings.STEPWISE_MAX_REQUEST_BYTES), "--lifespan", "off",
+            "--timeout-graceful-shutdown", "10", "--no-server-header"]
+    if settings.STEPWISE_TRUST_PROXY:
+        argv += ["--proxy-headers", "--forwarded-allow-ips", settings.STEPWISE_PROXY_IPS]
+    else:
+        argv += ["--no-proxy-headers"]
+    return argv
 
 
 class Command(BaseCommand):
@@ -27,10 +55,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="Generation worker processes (0 for none).")
 
     def handle(self, *, host, port, workers, **options):
-        """1. Migrate.  2. Provision the built-in model.  3. Start Daphne and the workers.
+        """1. Migrate.  2. Provision the built-in model.  3. Start uvicorn and the workers.
         4. Supervise: restart dead workers, stop everything on Ctrl-C or SIGTERM."""
         if workers < 0:
             raise CommandError("--workers must be 0 or more")
+        _make_private(settings.DATA_DIR)
+        _make_private(Path(settings.MEDIA_ROOT))
         # 1. Database
         for alias in settings.DATABASES:  # the SQLite channel layer keeps its own database
             call_command("migrate", database=alias, interactive=False, verbosity=0)
@@ -40,12 +70,7 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        # API clients send source images inside websocket messages (base64, a third larger, and a
-        # seed plus a mask in one task): allow that, not just Daphne's 1 MB default.
-        ws_limit = str(settings.STEPWISE_MAX_UPLOAD_BYTES * 3)
-        web = self._spawn([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers",
-                           "--websocket-max-message-size", ws_limit, "--websocket-max-frame-size", ws_limit,
-                           "webapp.asgi:application"])
+        web = self._spawn(web_server_argv(host=host, port=port))
         gpus = [g for g in os.environ.get("STEPWISE_GPUS", "").split(",") if g.strip()]
         slots = {}
         for index in range(workers):
