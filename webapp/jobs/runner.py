@@ -17,6 +17,7 @@ from django.db import connections, transaction
 
 from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
 from generation.publisher import ProgressPublisher
+from webapp.jobs import outbound
 from webapp.studio import events
 from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
 from webapp.studio.models import Image, Job, ModelEntry, Upload
@@ -25,6 +26,8 @@ logger = logging.getLogger("stepwise.worker")
 DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
 # The outcome of a run that the worker's shutdown interrupted: the job goes back in the queue.
 INTERRUPTED = "interrupted"
+# How the error of a job whose uploadEndpoint PUT failed begins (the API reports it as uploadFailed).
+UPLOAD_ERROR_PREFIX = "uploadEndpoint: "
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
     3. Generate each image with a progress publisher off the denoising thread.
-    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done.
+    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, and PUT it
+       to the request's uploadEndpoint, if any (a failed upload fails the job).
     5. Say how it ended: succeeded, cancelled, failed, or interrupted because `shutdown` is set
        (the worker is stopping and the job goes back in the queue).
     """
@@ -96,7 +100,12 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 )
             finally:
                 publisher.close()
-            _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started)
+            row = _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started)
+            if params.get("uploadEndpoint"):
+                problem = outbound.upload_image(job=job, image_row=row, pil_image=image)
+                if problem:
+                    return Outcome(Job.Status.FAILED, error=f"{UPLOAD_ERROR_PREFIX}{problem}",
+                                   gpu_seconds=time.monotonic() - gpu_started)
 
         # 5. Outcome
         return Outcome(Job.Status.SUCCEEDED, gpu_seconds=time.monotonic() - gpu_started)
@@ -182,4 +191,5 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> I
         Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps)
     if index + 1 < job.number_results:  # the last image is announced with the job's success
         events.broadcast_job(job.id)
+        outbound.job_changed(job.id)
     return row

@@ -225,6 +225,35 @@ class Image(models.Model):
         return f"Image {self.id}"
 
 
+class Delivery(models.Model):
+    """One thing sent to a URL the request named: a webhook POST or an uploadEndpoint PUT, with
+    every attempt. Append-only, one row per item, so the worker and the webhook sender never write
+    the same row; the job's owner sees them on the job page."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "webhook POST"
+        UPLOAD = "upload", "uploadEndpoint PUT"
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.CharField(max_length=2048)
+    what = models.CharField(max_length=100, help_text="The image UUID, or 'error'.")
+    attempts = models.JSONField(default=list, help_text="[{at, status, error}], in order.")
+    delivered = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.what} for job {self.job_id}"
+
+    @property
+    def last_error(self) -> str:
+        return self.attempts[-1]["error"] if self.attempts else ""
+
+
 class WorkerStatus(models.Model):
     """One row per generation worker process, refreshed by its heartbeat."""
 
