@@ -21,10 +21,13 @@ PARAMETER_TYPES = {
     "clipSkip": "integer", "promptWeighting": "string", "request": "array", "webhookURL": "string",
     "uploadEndpoint": "string", "ttl": "integer", "inputs": "object", "safety": "object", "checkNSFW": "boolean",
     "lycoris": "array", "acceleration": "string", "advancedFeatures": "object", "settings": "object",
-    "connectionSessionUUID": "UUIDv4 string", "conditioning": "string",
+    "connectionSessionUUID": "UUIDv4 string", "conditioning": "string", "instantID": "object",
+    "photoMaker": "object", "providerSettings": "object", "resolution": "string", "ultralytics": "object",
+    "upscaleFactor": "float", "useCache": "boolean",
 }
-# Fields the API page's field table describes (its section "fields").
-DOCUMENTED_FIELDS = set(PARAMETER_TYPES) - {"apiKey", "request", "taskType", "connectionSessionUUID"}
+# Parameters that are not fields of a task: their errors link to the API page's errors section;
+# every other parameter's to the field table.
+NOT_TASK_FIELDS = {"apiKey", "request", "taskType", "taskUUID", "connectionSessionUUID"}
 
 
 class ApiError(Exception):
@@ -45,7 +48,7 @@ class ApiError(Exception):
 def documentation_url(parameter=None) -> str:
     """The API page's section on `parameter` (the field table), or on errors: Runware's `documentation`."""
     base = getattr(settings, "STEPWISE_PUBLIC_URL", "").rstrip("/")
-    section = "fields" if parameter and parameter.split(".")[0] in DOCUMENTED_FIELDS else "errors"
+    section = "fields" if parameter and parameter not in NOT_TASK_FIELDS else "errors"
     return f"{base}{reverse('api_docs')}#{section}"
 
 
