@@ -16,3 +16,15 @@ def test_the_api_docs_show_this_servers_urls_and_examples(client, alice, builtin
     assert "includeProgress" in page and "includePreviews" in page
     assert "invalidApiKey" in page and "<strong>1.25</strong> per GPU hour" in page
     assert "Runware(api_key=" in page
+
+
+def test_the_api_docs_list_every_field_with_its_status(client, alice, builtin_model):
+    from webapp.api.protocol import field_table
+
+    assert client.login(username="alice", password=PASSWORD)
+    page = client.get(reverse("api_docs")).content.decode()
+    assert 'id="fields"' in page and 'id="webhooks"' in page
+    for name in list(field_table.HONOURED) + list(field_table.REFUSED):
+        assert f"<td><code>{name}</code></td>" in page, name
+    assert "ignores unknown fields" not in page and "Runware ignores" not in page
+    assert "unknownParameter" in page and "uploadFailed" in page
