@@ -12,15 +12,14 @@ import io
 import time
 
 import pytest
+import runware
 from PIL import Image as PILImage
+from runware import types
 
 from tests.api.conftest import WS_DB
 from tests.api.test_http import post, t2i, task_uuid
 from tests.conftest import png_bytes
 from webapp.api.protocol import field_table
-
-import runware
-from runware import types
 
 # The SDK's client-side bookkeeping: never part of the request (a callback, and extra fields
 # merged into the request by name).

@@ -20,8 +20,8 @@ class Receiver:
     """Records each request; answers each with the next status of `statuses` (then 200)."""
 
     def __init__(self):
-        self.requests = []
-        self.statuses = []
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
