@@ -17,10 +17,11 @@ from django.db import connections, transaction
 
 from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
 from generation.publisher import ProgressPublisher
+from generation.safety import blurred
 from webapp.jobs import outbound
 from webapp.studio import events
 from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
-from webapp.studio.models import Image, Job, ModelEntry, Upload
+from webapp.studio.models import ContentChecker, Image, Job, ModelEntry, Upload
 
 logger = logging.getLogger("stepwise.worker")
 DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
@@ -28,6 +29,8 @@ DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
 INTERRUPTED = "interrupted"
 # How the error of a job whose uploadEndpoint PUT failed begins (the API reports it as uploadFailed).
 UPLOAD_ERROR_PREFIX = "uploadEndpoint: "
+# How the error of a job whose image the content checker flagged in "withhold" mode begins.
+SENSITIVE_ERROR_PREFIX = "Content check: "
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
     3. Generate each image with a progress publisher off the denoising thread.
-    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, and PUT it
+    4. Check it when the request asked (the admin's content checker: flag, blur or withhold it).
+       Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, and PUT it
        to the request's uploadEndpoint, if any (a failed upload fails the job).
     5. Say how it ended: succeeded, cancelled, failed, or interrupted because `shutdown` is set
        (the worker is stopping and the job goes back in the queue).
@@ -100,7 +104,20 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 )
             finally:
                 publisher.close()
-            row = _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started)
+            nsfw = None
+            if params.get("checkContent"):
+                checker = ContentChecker.installed()
+                if checker is None:
+                    return Outcome(Job.Status.FAILED, error="The request asked for a content check, but the "
+                                   "content checker was removed before the job ran.",
+                                   gpu_seconds=time.monotonic() - gpu_started)
+                nsfw = engine.content_flagged(checker.path, image)
+                if nsfw and params.get("safetyMode") == "withhold":
+                    return Outcome(Job.Status.FAILED, error=f"{SENSITIVE_ERROR_PREFIX}image {index + 1} was flagged by "
+                                   "the content checker and withheld.", gpu_seconds=time.monotonic() - gpu_started)
+                if nsfw and params.get("safetyMode") == "blur":
+                    image = blurred(image)
+            row = _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started, nsfw=nsfw)
             if params.get("uploadEndpoint"):
                 problem = outbound.upload_image(job=job, image_row=row, pil_image=image)
                 if problem:
@@ -178,11 +195,11 @@ def _publisher_for(job: Job) -> ProgressPublisher:
     return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all).start()
 
 
-def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
+def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, nsfw: bool | None = None) -> Image:
     params = job.params
     parameters = a1111_parameters(params, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
     row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
-                seed=seed, width=image.width, height=image.height, seconds=seconds)
+                seed=seed, width=image.width, height=image.height, seconds=seconds, nsfw=nsfw)
     png = png_bytes(image, parameters=parameters, stepwise={**params, "seed": seed})
     row.file.save(f"{row.id}.png", ContentFile(png), save=False)
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)

@@ -3,7 +3,18 @@ from django.utils.html import format_html
 
 from webapp.jobs import queue
 from webapp.studio.catalog import model_make_default
-from webapp.studio.models import Image, Job, Membership, ModelEntry, Profile, Team, Upload, WorkerStatus
+from webapp.studio.models import (
+    ContentChecker,
+    Delivery,
+    Image,
+    Job,
+    Membership,
+    ModelEntry,
+    Profile,
+    Team,
+    Upload,
+    WorkerStatus,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -101,5 +112,17 @@ class ProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     list_editable = ["max_queued_jobs"]
 admin.site.register(Upload)
+
+
+@admin.register(ContentChecker)
+class ContentCheckerAdmin(admin.ModelAdmin):
+    list_display = ("name", "path", "enabled", "created_at")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("job", "kind", "what", "delivered", "created_at")
+    list_filter = ("kind", "delivered")
+    readonly_fields = ("job", "kind", "url", "what", "attempts", "delivered")
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"

@@ -215,6 +215,8 @@ class Image(models.Model):
     file = models.FileField(upload_to="images/")
     thumbnail = models.FileField(upload_to="thumbs/", blank=True)
     seconds = models.FloatField(default=0, help_text="Wall time of this image's generation.")
+    # What the content checker said, when the request asked for a check (null: not checked).
+    nsfw = models.BooleanField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -223,6 +225,28 @@ class Image(models.Model):
 
     def __str__(self):
         return f"Image {self.id}"
+
+
+class ContentChecker(models.Model):
+    """A content checker an admin installed: a folder in diffusers' StableDiffusionSafetyChecker
+    format. While one is enabled, API requests may ask for `safety.checkContent` / `checkNSFW`;
+    without one they are refused by name."""
+
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, help_text="A local folder: a pipeline folder with safety_checker/ and "
+                            "feature_extractor/, or one folder holding both (CompVis/stable-diffusion-safety-checker).")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-enabled", "-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def installed(cls) -> "ContentChecker | None":
+        return cls.objects.filter(enabled=True).order_by("-created_at").first()
 
 
 class Delivery(models.Model):

@@ -20,7 +20,7 @@ from generation.steps import StepPlan, effective_steps
 from generation.task_types import TASK_TYPES
 from webapp.studio import access
 from webapp.studio.fields import FieldError, FieldErrors, InvalidRequest, read_bool, read_float, read_int
-from webapp.studio.models import ModelEntry
+from webapp.studio.models import ContentChecker, ModelEntry
 from webapp.studio.outbound import destination_problem
 from webapp.studio.source_images import SourceImage, load_source_image
 
@@ -37,18 +37,17 @@ AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae", "acceleratorOptions",
                "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting",
                "instantID", "photoMaker", "advancedFeatures", "ultralytics", "providerSettings", "settings",
-               "resolution", "upscaleFactor", "useCache", "acceleration", "safety", "checkNSFW")
+               "resolution", "upscaleFactor", "useCache", "acceleration")
 UNSUPPORTED_MESSAGES = {
-    "safety": "safety: no content checker is installed on this server, so images cannot be checked; send "
-              "checkContent false or leave safety out.",
-    "checkNSFW": "checkNSFW: no content checker is installed on this server, so images cannot be checked; send "
-                 "false or leave it out.",
     "clipSkip": "clipSkip: only 0 (skip no CLIP layer) is supported by this server.",
     "acceleration": 'acceleration: only "none" is supported by this server.',
     "acceleratorOptions": "acceleratorOptions: TeaCache, FBCache and DeepCache are not supported by this server; "
                           "send them off or leave acceleratorOptions out.",
     "advancedFeatures": "advancedFeatures (layerDiffuse, hiresFix, ...) are not supported by this server.",
 }
+# What a content check does with a flagged image: only say so (NSFWContent, Runware's behaviour),
+# blur it, or withhold it (the task fails with sensitiveContentDetected).
+SAFETY_MODES = ("flag", "blur", "withhold")
 ACCELERATOR_SWITCHES = ("fbcache", "teaCache", "deepCache")
 BLANK_PROMPT = "__BLANK__"  # Runware's "no prompt at all"
 # The nested image inputs (`inputs: {...}`) and the flat field each one stands for.
@@ -86,6 +85,40 @@ def _asks_for_something(name, value) -> bool:
     if isinstance(value, dict):
         return any(_asks_for_something("", v) for v in value.values())
     return True
+
+
+def _content_check(payload, errors: FieldErrors) -> str | None:
+    """The content check the request asks for (`safety.checkContent`, or the older `checkNSFW`): its
+    mode, or None. Refused by name when no checker is installed (the create form offers none)."""
+    safety = payload.get("safety")
+    if safety in (None, {}):
+        safety = {}
+    elif not isinstance(safety, dict):
+        errors.add("safety", "safety must be an object such as {\"checkContent\": true}.")
+        return None
+    if any(_asks_for_something("", safety.get(k)) for k in ("checkInputs", "blockContent", "tolerance")):
+        errors.add("safety", "safety.checkInputs, blockContent and tolerance are not supported by this server; "
+                   "it checks generated images only (checkContent).", "unsupportedParameter")
+        return None
+    wanted = read_bool(payload, "checkNSFW", errors)
+    if errors.has("checkNSFW"):
+        return None
+    content = safety.get("checkContent")
+    if content not in (None, False, True):
+        errors.add("safety", "safety.checkContent must be true or false.")
+        return None
+    name = "safety" if content else "checkNSFW"
+    if not (wanted or content):
+        return None
+    if ContentChecker.installed() is None:
+        errors.add(name, f"{name}: no content checker is installed on this server, so images cannot be checked; "
+                   "leave it out (an admin can install one).", "unsupportedParameter")
+        return None
+    mode = safety.get("mode") or "flag"
+    if mode not in SAFETY_MODES:
+        errors.add("safety", f"safety.mode must be one of {', '.join(SAFETY_MODES)}, not {str(mode)[:40]!r}.")
+        return None
+    return mode
 
 
 def _flatten(payload, errors: FieldErrors) -> dict:
@@ -208,6 +241,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     if not isinstance(payload, dict):
         raise InvalidRequest([FieldError("request", "The request must be a JSON object.", "invalidRequest")])
     payload = _flatten(payload, errors)
+    safety_mode = _content_check(payload, errors)
     for name in UNSUPPORTED:
         if _asks_for_something(name, payload.get(name)):
             errors.add(name, UNSUPPORTED_MESSAGES.get(name, f"{name} is not supported by this server."),
@@ -286,6 +320,9 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
                 errors.add(name, f"{name} {problem}.")
             else:
                 params[name] = payload[name].strip()
+    if safety_mode is not None:
+        params["checkContent"] = True
+        params["safetyMode"] = safety_mode
     ttl = read_int(payload, "ttl", errors, low=60, high=settings.STEPWISE_SIGNED_URL_SECONDS)
     if ttl is not None:
         params["ttl"] = ttl

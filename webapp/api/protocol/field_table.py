@@ -39,6 +39,9 @@ HONOURED = {
     "uploadEndpoint": "Each image is PUT there; a failed upload is the task's error.",
     "ttl": "Lifetime of imageURL in seconds: at least 60, at most the admin's maximum.",
     "lycoris": "The same as lora: merged into one list that takes lora's path.",
+    "safety": "checkContent runs the admin's content checker: NSFWContent on each result; mode flag (default), "
+              "blur or withhold. Refused by name when no checker is installed; checkInputs is refused.",
+    "checkNSFW": "The older form of safety.checkContent.",
     "includeProgress": "Stepwise extension: per-step progress messages on the websocket.",
     "includePreviews": "Stepwise extension: a small JPEG preview with each progress message.",
 }
@@ -69,8 +72,6 @@ REFUSED = {
     "clipSkip": "Skipping CLIP layers; 0 (skip none, what Runware's ComfyUI node sends) is accepted.",
     "acceleration": 'Runware\'s acceleration presets; "none" is accepted.',
     "acceleratorOptions": "TeaCache, FBCache, DeepCache; accepted when every one is off.",
-    "safety": "Content checks: no checker is installed; accepted when checkContent and checkInputs are off.",
-    "checkNSFW": "The older form of safety.checkContent; false is accepted.",
 }
 
 # Fields of the nested objects that are honoured; the rest of each object is refused by name.

@@ -8,6 +8,7 @@ from webapp.api.protocol import field_table
 from webapp.api.services import session_seconds
 from webapp.api.views import NEW_KEY_SESSION_KEY
 from webapp.studio.access import default_model_for
+from webapp.studio.models import ContentChecker
 
 register = template.Library()
 
@@ -50,6 +51,7 @@ def api_settings(context):
         "outbound_timeout": f"{settings.STEPWISE_OUTBOUND_TIMEOUT:g}",
         "outbound_retries": settings.STEPWISE_OUTBOUND_RETRIES,
         "allow_private": settings.STEPWISE_URL_FETCH_ALLOW_PRIVATE,
+        "content_checker": ContentChecker.installed() is not None,
         "session_seconds": session_seconds(),
         "idle_seconds": int(getattr(settings, "STEPWISE_API_IDLE_SECONDS", 120)),
         "sync_timeout": int(getattr(settings, "STEPWISE_API_SYNC_TIMEOUT", 600)),
