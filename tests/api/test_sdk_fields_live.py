@@ -12,7 +12,7 @@ import json
 
 import pytest
 from PIL import Image as PILImage
-from runware import IAcceleratorOptions, IImageInference, IInputs, ILycoris, Runware
+from runware import IAcceleratorOptions, IImageInference, IInputs, ILycoris, IModelSearch, Runware
 from runware.utils import RunwareAPIError
 
 from tests.api.test_webhooks import Receiver
@@ -115,3 +115,10 @@ async def test_what_the_server_does_not_do_is_refused_by_name(runware, fields, p
         await runware.imageInference(request(**fields))
     assert caught.value.error_data["parameter"] == parameter
     assert caught.value.error_data["documentation"].endswith("/docs/api/#fields")
+
+
+async def test_model_search_tags_match_any(runware):
+    found = await runware.modelSearch(IModelSearch(tags=["no-such-tag", "builtin"]))
+    assert [m.air for m in found.results] == [MODEL]
+    nothing = await runware.modelSearch(IModelSearch(conditioning="canny"))
+    assert nothing.totalResults == 0
