@@ -69,8 +69,8 @@ def _asks_for_something(name, value) -> bool:
     """Whether a value of an unsupported field asks for the feature; a no-op value counts as absent.
 
     Absent: null, false, empty text/list/object; `clipSkip: 0` (Runware's ComfyUI node sends it by
-    default); `acceleration: "none"`; accelerator options with every switch off; `safety` with
-    checkContent and checkInputs off; an object whose every value is itself absent.
+    default); `acceleration: "none"`; accelerator options with every switch off; an object whose
+    every value is itself absent. (`safety` has its own reading: `_content_check`.)
     """
     if value in (None, False, "", [], {}):
         return False
@@ -80,8 +80,6 @@ def _asks_for_something(name, value) -> bool:
         return not (isinstance(value, str) and value.lower() == "none")
     if name == "acceleratorOptions" and isinstance(value, dict):
         return any(_asks_for_something("", value.get(switch)) for switch in ACCELERATOR_SWITCHES)
-    if name == "safety" and isinstance(value, dict):
-        return any(_asks_for_something("", value.get(check)) for check in ("checkContent", "checkInputs"))
     if isinstance(value, dict):
         return any(_asks_for_something("", v) for v in value.values())
     return True
