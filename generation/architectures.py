@@ -54,19 +54,19 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in [
         Architecture("sd15", "SD 1.5", "sd15", "sd1x"),
         Architecture(
-            "sd15_lcm", "SD 1.5 LCM", "sd15", "sd1x", default_cfg=1.5, default_scheduler="LCM", **_distilled()
+            "sd15_lcm", "SD 1.5 LCM", "sd15", "sd1xlcm", default_cfg=1.5, default_scheduler="LCM", **_distilled()
         ),
         Architecture("sdxl", "SDXL", "sdxl", "sdxl", default_size=1024),
         Architecture(
-            "sdxl_lcm", "SDXL LCM", "sdxl", "sdxl", default_size=1024, default_cfg=1.5, default_scheduler="LCM",
+            "sdxl_lcm", "SDXL LCM", "sdxl", "sdxllcm", default_size=1024, default_cfg=1.5, default_scheduler="LCM",
             **_distilled(),
         ),
         Architecture(
-            "sdxl_lightning", "SDXL Lightning", "sdxl", "sdxl", default_size=1024, default_cfg=1.0,
+            "sdxl_lightning", "SDXL Lightning", "sdxl", "sdxllightning", default_size=1024, default_cfg=1.0,
             default_scheduler="Euler", **_distilled(),
         ),
         Architecture(
-            "sdxl_turbo", "SDXL Turbo", "sdxl", "sdxl", default_size=512, default_cfg=0.0,
+            "sdxl_turbo", "SDXL Turbo", "sdxl", "sdxlturbo", default_size=512, default_cfg=0.0,
             default_scheduler="Euler a", **_distilled(),
         ),
         Architecture(

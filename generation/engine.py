@@ -96,6 +96,8 @@ class Engine:
         self._cache: OrderedDict[str, dict] = OrderedDict()
         # AIR id -> the latent-to-RGB projection its previews use (see generation/previews.py).
         self._latent_formats: dict[str, tuple] = {}
+        # (folder, ContentChecker): the content checker last used, kept loaded.
+        self._checker: tuple[str, Any] | None = None
 
     # -- Device ---------------------------------------------------------------------------------
 
@@ -200,6 +202,16 @@ class Engine:
             pipe.set_progress_bar_config(disable=True)
             pipelines[kind] = pipe
         return pipelines[kind]
+
+    # -- Content checks -------------------------------------------------------------------------
+
+    def content_flagged(self, checker_path: str, image: Image.Image) -> bool:
+        """Whether the content checker at `checker_path` flags `image`; the checker stays loaded."""
+        from generation.safety import ContentChecker
+
+        if self._checker is None or self._checker[0] != checker_path:
+            self._checker = (checker_path, ContentChecker(checker_path, device=self.device))
+        return self._checker[1].flagged(image)
 
     # -- Generation -----------------------------------------------------------------------------
 

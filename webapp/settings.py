@@ -325,6 +325,11 @@ STEPWISE_API_SYNC_TIMEOUT = envint("STEPWISE_API_SYNC_TIMEOUT", 600)
 STEPWISE_API_POLL_SECONDS = envfloat("STEPWISE_API_POLL_SECONDS", 2)
 STEPWISE_URL_FETCH_TIMEOUT = envfloat("STEPWISE_URL_FETCH_TIMEOUT", 15)
 STEPWISE_URL_FETCH_ALLOW_PRIVATE = envbool("STEPWISE_URL_FETCH_ALLOW_PRIVATE", False)
+# Webhook POSTs and uploadEndpoint PUTs (webapp/studio/outbound.py): each attempt's timeout, the
+# retries after a failed one, and the first wait between attempts (doubled each time).
+STEPWISE_OUTBOUND_TIMEOUT = envfloat("STEPWISE_OUTBOUND_TIMEOUT", 10)
+STEPWISE_OUTBOUND_RETRIES = envint("STEPWISE_OUTBOUND_RETRIES", 3)
+STEPWISE_OUTBOUND_BACKOFF = envfloat("STEPWISE_OUTBOUND_BACKOFF", 1.0)
 
 LOGGING = {
     "version": 1,

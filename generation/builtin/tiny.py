@@ -293,3 +293,30 @@ def build_tiny_model(family: str, path: Path, *, version: str | None = None) -> 
         build_tiny_pipeline(family).save_pretrained(staging, safe_serialization=True)
 
     return write_model_folder(path, version or f"stepwise-tiny-{family}-v1", save)
+
+
+def build_tiny_content_checker(path: Path, *, flags_everything: bool) -> Path:
+    """A tiny `StableDiffusionSafetyChecker` folder (checker and CLIP image processor) whose answer
+    is fixed: its concept thresholds are below (flags everything) or above (flags nothing) any
+    cosine similarity."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    torch.manual_seed(SEED)
+    config = CLIPConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 2,
+                     "vocab_size": 1000},
+        vision_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+                       "num_hidden_layers": 2, "image_size": 32, "patch_size": 4},
+        projection_dim=32,
+    )
+    checker = StableDiffusionSafetyChecker(config).eval()
+    threshold = -2.0 if flags_everything else 2.0
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(threshold)
+        checker.special_care_embeds_weights.fill_(2.0)
+    path = Path(path)
+    checker.save_pretrained(path / "safety_checker")
+    CLIPImageProcessor(crop_size={"height": 32, "width": 32}, size={"shortest_edge": 32}).save_pretrained(
+        path / "feature_extractor")
+    return path

@@ -62,12 +62,21 @@ class FakeEngine:
     def __init__(self):
         self.fail_with = None
         self.generated = []
+        self.checkers = {}
 
     def load(self, source):
         return 0.0
 
     def loaded_models(self):
         return []
+
+    def content_flagged(self, checker_path, image):
+        # The real checker (a tiny one a test built), loaded once, as the real engine runs it.
+        from generation.safety import ContentChecker
+
+        if checker_path not in self.checkers:
+            self.checkers[checker_path] = ContentChecker(checker_path)
+        return self.checkers[checker_path].flagged(image)
 
     def generate(self, source, inp, *, on_step, should_cancel):
         import numpy as np

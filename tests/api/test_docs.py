@@ -23,3 +23,15 @@ def test_the_api_docs_document_steps_comparison(client, alice, builtin_model):
     page = client.get(reverse("api_docs")).content.decode()
     assert 'id="compare"' in page and "compareSteps" in page and "compareSchedulers" in page
     assert '"taskType": "stepsComparison"' in page
+
+
+def test_the_api_docs_list_every_field_with_its_status(client, alice, builtin_model):
+    from webapp.api.protocol import field_table
+
+    assert client.login(username="alice", password=PASSWORD)
+    page = client.get(reverse("api_docs")).content.decode()
+    assert 'id="fields"' in page and 'id="webhooks"' in page
+    for name in list(field_table.HONOURED) + list(field_table.REFUSED):
+        assert f"<td><code>{name}</code></td>" in page, name
+    assert "ignores unknown fields" not in page and "Runware ignores" not in page
+    assert "unknownParameter" in page and "uploadFailed" in page

@@ -111,11 +111,14 @@ def test_it_names_an_unknown_model(client, alice_key, builtin_model):
     assert error["code"] == "invalidModel" and error["parameter"] == "model"
 
 
-def test_it_ignores_unknown_fields_and_the_sdks_empty_defaults(client, alice_key, builtin_model):
-    response = post(client, [t2i(deliveryMethod="async", lora=[], controlNet=[], embeddings=[], ttl=60,
-                                 somethingNew={"a": 1})], key=alice_key)
+def test_it_accepts_the_sdks_empty_defaults_and_refuses_unknown_fields(client, alice_key, builtin_model):
+    response = post(client, [t2i(deliveryMethod="async", lora=[], controlNet=[], embeddings=[], ttl=60)],
+                    key=alice_key)
     assert response.status_code == 200, response.json()
     assert response.json()["data"][0]["status"] == "processing"
+    response = post(client, [t2i(somethingNew={"a": 1})], key=alice_key)
+    error = response.json()["errors"][0]
+    assert error["code"] == "unknownParameter" and error["parameter"] == "somethingNew"
 
 
 def test_a_missing_task_uuid_is_an_error(client, alice_key, builtin_model):

@@ -82,7 +82,8 @@ async def test_it_refuses_a_bad_key(alice_key, builtin_model):
     communicator = await connect()
     reply = await auth(communicator, "sw_not-a-real-key-at-all-000000000000")
     assert reply == {"errors": [{"code": "invalidApiKey", "message": reply["errors"][0]["message"],
-                                 "parameter": "apiKey", "type": "string", "taskType": "authentication"}]}
+                                 "parameter": "apiKey", "type": "string", "taskType": "authentication",
+                                 "documentation": "/docs/api/#errors"}]}
     # Still not authenticated: a task is refused, naming the missing authentication.
     tid = task_uuid()
     await communicator.send_json_to([t2i(taskUUID=tid)])
@@ -394,4 +395,18 @@ async def test_results_arrive_even_when_every_notification_is_lost(alice_key, bu
     await run_job(job.id)
     items = [(await communicator.receive_json_from(timeout=5))["data"][0] for _ in range(2)]
     assert [i["taskUUID"] for i in items] == [tid, tid]
+    await communicator.disconnect()
+
+
+async def test_a_malformed_session_uuid_is_refused_not_replaced(alice_key, builtin_model):
+    communicator = await connect()
+    reply = await auth(communicator, alice_key, connectionSessionUUID="not-a-session")
+    error = reply["errors"][0]
+    assert error["code"] == "invalidConnectionSessionUUID" and error["parameter"] == "connectionSessionUUID"
+    # No session was opened: the client is still not authenticated.
+    await communicator.send_json_to([t2i()])
+    assert (await communicator.receive_json_from())["errors"][0]["code"] == "missingApiKey"
+    # A well-formed one (here, one this server never sent) opens a new session, as before.
+    reply = await auth(communicator, alice_key, connectionSessionUUID=str(uuid.uuid4()))
+    assert "connectionSessionUUID" in reply["data"][0]
     await communicator.disconnect()

@@ -170,10 +170,20 @@ class RunwareConsumer(AsyncWebsocketConsumer):
             await self.send_json({"errors": exc.items(task)})
             return
         resume_id = None
-        try:
-            resume_id = uuid.UUID(str(task.get("connectionSessionUUID"))) if task.get("connectionSessionUUID") else None
-        except ValueError:
-            resume_id = None
+        raw_session = task.get("connectionSessionUUID")
+        if raw_session not in (None, ""):
+            try:
+                if not isinstance(raw_session, str):
+                    raise ValueError
+                resume_id = uuid.UUID(raw_session)
+            except ValueError:
+                # A typo must not quietly start a new session: the client would wait for results
+                # that its old session holds.
+                error = ApiError("invalidConnectionSessionUUID", "connectionSessionUUID must be the UUID this "
+                                 "server sent when the session was opened; leave it out to open a new session.",
+                                 parameter="connectionSessionUUID")
+                await self.send_json({"errors": error.items(task)})
+                return
         if self.client is not None and self.client.session_id:
             # Re-authenticating on an open connection: hand the old session back first.
             await self._drop_watches()

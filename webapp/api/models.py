@@ -77,6 +77,11 @@ class ApiTask(models.Model):
     delivered = models.PositiveSmallIntegerField(default=0, help_text="Images pushed over the websocket.")
     closed = models.BooleanField(default=False, help_text="Every result (or the error) was pushed, or there is "
                                  "no session to push to.")
+    # scheme://host[:port] the request came to: imageURL in webhook bodies is absolute.
+    base_url = models.CharField(max_length=300, blank=True)
+    webhook_sent = models.PositiveSmallIntegerField(default=0, help_text="Images handed to the webhook.")
+    webhook_closed = models.BooleanField(default=False, help_text="Every result (or the error) was handed to the "
+                                         "webhook, or there is none.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from webapp.jobs import runner, worker
+from webapp.jobs import outbound, runner, worker
 from webapp.studio import events
 from webapp.studio.models import Job, ModelEntry
 
@@ -147,6 +147,13 @@ def job_mark_cancelled(*, job_id, gpu_seconds: float) -> None:
 def _finish(job_id, **fields):
     Job.objects.filter(id=job_id).update(preview=None, finished_at=timezone.now(), **fields)
     events.broadcast_job(job_id)
+    outbound.job_changed(job_id)
+
+
+def _ended(job_id):
+    """On commit, after a job ended outside the worker's run: notify watchers, send its results."""
+    events.broadcast_job(job_id)
+    outbound.job_changed(job_id)
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -160,11 +167,13 @@ def job_cancel(*, job: Job) -> Job:
             job.save(update_fields=["status", "finished_at", "cancel_requested"])
             if job.task_result_id:
                 DBTaskResult.objects.filter(id=job.task_result_id, status="READY").delete()
-        elif job.status == Job.Status.RUNNING:
-            # The worker polls this flag off the denoising thread and interrupts the pipeline.
-            job.cancel_requested = True
-            job.save(update_fields=["cancel_requested"])
-        transaction.on_commit(partial(events.broadcast_job, str(job.id)))
+            transaction.on_commit(partial(_ended, str(job.id)))
+        else:
+            if job.status == Job.Status.RUNNING:
+                # The worker polls this flag off the denoising thread and interrupts the pipeline.
+                job.cancel_requested = True
+                job.save(update_fields=["cancel_requested"])
+            transaction.on_commit(partial(events.broadcast_job, str(job.id)))
     return job
 
 
@@ -198,7 +207,7 @@ def job_requeue_or_fail(*, job: Job, reason: str) -> str:
             )
             outcome = "failed"
             if changed:
-                transaction.on_commit(partial(events.broadcast_job, str(job.id)))
+                transaction.on_commit(partial(_ended, str(job.id)))
         if changed and job.task_result_id:
             DBTaskResult.objects.filter(id=job.task_result_id, status="RUNNING").update(
                 status="FAILED", finished_at=timezone.now()

@@ -20,14 +20,20 @@ from django.utils import timezone
 
 from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
 from generation.publisher import ProgressPublisher, encode_replay_preview, replay_steps
+from generation.safety import blurred
+from webapp.jobs import outbound
 from webapp.studio import events
 from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
-from webapp.studio.models import Image, Job, ModelEntry, StepPreview, Upload
+from webapp.studio.models import ContentChecker, Image, Job, ModelEntry, StepPreview, Upload
 
 logger = logging.getLogger("stepwise.worker")
 DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
 # The outcome of a run that the worker's shutdown interrupted: the job goes back in the queue.
 INTERRUPTED = "interrupted"
+# How the error of a job whose uploadEndpoint PUT failed begins (the API reports it as uploadFailed).
+UPLOAD_ERROR_PREFIX = "uploadEndpoint: "
+# How the error of a job whose image the content checker flagged in "withhold" mode begins.
+SENSITIVE_ERROR_PREFIX = "Content check: "
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,10 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
     3. Generate each image with a progress publisher off the denoising thread.
-    4. Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, with the
-       per-step previews of its replay.
+    4. Check it when the request asked (the admin's content checker: flag, blur or withhold it).
+       Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, with the
+       per-step previews of its replay, and PUT it to the request's uploadEndpoint, if any (a failed
+       upload fails the job).
     5. Say how it ended: succeeded, cancelled, failed, or interrupted because `shutdown` is set
        (the worker is stopping and the job goes back in the queue).
     """
@@ -108,7 +116,26 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 )
             finally:
                 publisher.close()
-            _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started, replay=replay)
+            nsfw = None
+            if params.get("checkContent"):
+                checker = ContentChecker.installed()
+                if checker is None:
+                    return Outcome(Job.Status.FAILED, error="The request asked for a content check, but the "
+                                   "content checker was removed before the job ran.",
+                                   gpu_seconds=time.monotonic() - gpu_started)
+                nsfw = engine.content_flagged(checker.path, image)
+                if nsfw and params.get("safetyMode") == "withhold":
+                    return Outcome(Job.Status.FAILED, error=f"{SENSITIVE_ERROR_PREFIX}image {index + 1} was flagged by "
+                                   "the content checker and withheld.", gpu_seconds=time.monotonic() - gpu_started)
+                if nsfw and params.get("safetyMode") == "blur":
+                    image = blurred(image)
+            row = _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started,
+                               replay=replay, nsfw=nsfw)
+            if params.get("uploadEndpoint"):
+                problem = outbound.upload_image(job=job, image_row=row, pil_image=image)
+                if problem:
+                    return Outcome(Job.Status.FAILED, error=f"{UPLOAD_ERROR_PREFIX}{problem}",
+                                   gpu_seconds=time.monotonic() - gpu_started)
 
         # 5. Outcome
         return Outcome(Job.Status.SUCCEEDED, gpu_seconds=time.monotonic() - gpu_started)
@@ -197,11 +224,12 @@ def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
                              keep=keep).start()
 
 
-def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, replay: dict[int, bytes]) -> Image:
+def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, replay: dict[int, bytes],
+                 nsfw: bool | None = None) -> Image:
     params = job.params
     parameters = a1111_parameters(params, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
     row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
-                seed=seed, width=image.width, height=image.height, seconds=seconds)
+                seed=seed, width=image.width, height=image.height, seconds=seconds, nsfw=nsfw)
     png = png_bytes(image, parameters=parameters, stepwise={**params, "seed": seed})
     row.file.save(f"{row.id}.png", ContentFile(png), save=False)
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
@@ -216,4 +244,5 @@ def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, repl
         Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps if last else 0)
     if index + 1 < job.number_results:  # the last image is announced with the job's success
         events.broadcast_job(job.id)
+        outbound.job_changed(job.id)
     return row

@@ -13,7 +13,18 @@ from django.utils.html import format_html, format_html_join
 from generation.architectures import ARCHITECTURES
 from webapp.jobs import queue
 from webapp.studio.catalog import measured_profile, model_candidates, model_import, model_make_default
-from webapp.studio.models import Image, Job, Membership, ModelEntry, Profile, Team, Upload, WorkerStatus
+from webapp.studio.models import (
+    ContentChecker,
+    Delivery,
+    Image,
+    Job,
+    Membership,
+    ModelEntry,
+    Profile,
+    Team,
+    Upload,
+    WorkerStatus,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -215,6 +226,15 @@ class UploadAdmin(admin.ModelAdmin):
     search_fields = ["id", "owner__username"]
 
 
+@admin.register(ContentChecker)
+class ContentCheckerAdmin(admin.ModelAdmin):
+    list_display = ("name", "path", "enabled", "created_at")
 
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("job", "kind", "what", "delivered", "created_at")
+    list_filter = ("kind", "delivered")
+    readonly_fields = ("job", "kind", "url", "what", "attempts", "delivered")
 admin.site.site_header = "Stepwise administration"
 admin.site.site_title = "Stepwise admin"

@@ -76,9 +76,13 @@ def upload_file(request, upload_id):
     return _file_response(upload.file, upload.content_type)
 
 
-def signed_url(image: Image, *, output_format: str = "PNG", quality: int = 95) -> str:
-    """A path that needs no session: for API clients, valid for STEPWISE_SIGNED_URL_SECONDS."""
-    token = signing.dumps({"i": str(image.id), "f": output_format, "q": quality}, salt=SIGNING_SALT, compress=True)
+def signed_url(image: Image, *, output_format: str = "PNG", quality: int = 95, ttl: int | None = None) -> str:
+    """A path that needs no session: for API clients, valid for `ttl` seconds (the API's `ttl`), at
+    most STEPWISE_SIGNED_URL_SECONDS."""
+    data = {"i": str(image.id), "f": output_format, "q": quality}
+    if ttl is not None:
+        data["t"] = int(ttl)
+    token = signing.dumps(data, salt=SIGNING_SALT, compress=True)
     ext = {"JPG": "jpg", "PNG": "png", "WEBP": "webp"}[output_format]
     return reverse("signed_file", args=[token]) + f"?ext=.{ext}"
 
@@ -87,6 +91,8 @@ def signed_url(image: Image, *, output_format: str = "PNG", quality: int = 95) -
 def signed_file(request, token):
     try:
         data = signing.loads(token, salt=SIGNING_SALT, max_age=settings.STEPWISE_SIGNED_URL_SECONDS)
+        if "t" in data:  # a shorter lifetime the client asked for
+            signing.loads(token, salt=SIGNING_SALT, max_age=min(data["t"], settings.STEPWISE_SIGNED_URL_SECONDS))
     except signing.SignatureExpired:
         return HttpResponse("This link has expired.", status=410, content_type="text/plain")
     except signing.BadSignature:

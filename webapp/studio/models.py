@@ -306,6 +306,8 @@ class Image(models.Model):
     seconds = models.FloatField(default=0, help_text="Wall time of this image's generation.")
     favourited_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="favourite_images",
                                            help_text="The people who marked it a favourite: each has their own.")
+    # What the content checker said, when the request asked for a check (null: not checked).
+    nsfw = models.BooleanField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -337,6 +339,57 @@ class StepPreview(models.Model):
 
     def __str__(self):
         return f"Step {self.step} of image {self.image_index} of job {self.job_id}"
+
+
+class ContentChecker(models.Model):
+    """A content checker an admin installed: a folder in diffusers' StableDiffusionSafetyChecker
+    format. While one is enabled, API requests may ask for `safety.checkContent` / `checkNSFW`;
+    without one they are refused by name."""
+
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=500, help_text="A local folder: a pipeline folder with safety_checker/ and "
+                            "feature_extractor/, or one folder holding both (CompVis/stable-diffusion-safety-checker).")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-enabled", "-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def installed(cls) -> "ContentChecker | None":
+        return cls.objects.filter(enabled=True).order_by("-created_at").first()
+
+
+class Delivery(models.Model):
+    """One thing sent to a URL the request named: a webhook POST or an uploadEndpoint PUT, with
+    every attempt. Append-only, one row per item, so the worker and the webhook sender never write
+    the same row; the job's owner sees them on the job page."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "webhook POST"
+        UPLOAD = "upload", "uploadEndpoint PUT"
+
+    job = models.ForeignKey(Job, models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.CharField(max_length=2048)
+    what = models.CharField(max_length=100, help_text="The image UUID, or 'error'.")
+    attempts = models.JSONField(default=list, help_text="[{at, status, error}], in order.")
+    delivered = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.what} for job {self.job_id}"
+
+    @property
+    def last_error(self) -> str:
+        return self.attempts[-1]["error"] if self.attempts else ""
 
 
 class WorkerStatus(models.Model):

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from generation import schedulers
 from generation.advice import step_advice
 from generation.steps import StepPlan, effective_steps
@@ -26,7 +28,8 @@ from webapp.studio.fields import (
     read_float,
     read_int,
 )
-from webapp.studio.models import ModelEntry
+from webapp.studio.models import ContentChecker, ModelEntry
+from webapp.studio.outbound import destination_problem
 from webapp.studio.source_images import SourceImage, load_source_image
 
 MAX_SEED = 9223372036854775807
@@ -36,9 +39,27 @@ MAX_RESULTS = 20
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
 AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
-# Runware features Stepwise does not offer: refused by name rather than silently ignored.
+# Runware features Stepwise does not offer: refused by name rather than silently ignored, whenever
+# the value asks for something (see `_asks_for_something`). The API page lists each with its reason
+# (webapp/api/protocol/field_table.py).
 UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae", "acceleratorOptions",
-               "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting")
+               "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting",
+               "instantID", "photoMaker", "advancedFeatures", "ultralytics", "providerSettings", "settings",
+               "resolution", "upscaleFactor", "useCache", "acceleration")
+UNSUPPORTED_MESSAGES = {
+    "clipSkip": "clipSkip: only 0 (skip no CLIP layer) is supported by this server.",
+    "acceleration": 'acceleration: only "none" is supported by this server.',
+    "acceleratorOptions": "acceleratorOptions: TeaCache, FBCache and DeepCache are not supported by this server; "
+                          "send them off or leave acceleratorOptions out.",
+    "advancedFeatures": "advancedFeatures (layerDiffuse, hiresFix, ...) are not supported by this server.",
+}
+# What a content check does with a flagged image: only say so (NSFWContent, Runware's behaviour),
+# blur it, or withhold it (the task fails with sensitiveContentDetected).
+SAFETY_MODES = ("flag", "blur", "withhold")
+ACCELERATOR_SWITCHES = ("fbcache", "teaCache", "deepCache")
+BLANK_PROMPT = "__BLANK__"  # Runware's "no prompt at all"
+# The nested image inputs (`inputs: {...}`) and the flat field each one stands for.
+NESTED_INPUTS = {"seedImage": "seedImage", "mask": "maskImage", "referenceImages": "referenceImages"}
 
 
 @dataclass
@@ -52,8 +73,102 @@ class ValidRequest:
     advice: list[str] = field(default_factory=list)
 
 
+def _asks_for_something(name, value) -> bool:
+    """Whether a value of an unsupported field asks for the feature; a no-op value counts as absent.
+
+    Absent: null, false, empty text/list/object; `clipSkip: 0` (Runware's ComfyUI node sends it by
+    default); `acceleration: "none"`; accelerator options with every switch off; an object whose
+    every value is itself absent. (`safety` has its own reading: `_content_check`.)
+    """
+    if value in (None, False, "", [], {}):
+        return False
+    if name == "clipSkip":
+        return value != 0 or isinstance(value, bool)
+    if name == "acceleration":
+        return not (isinstance(value, str) and value.lower() == "none")
+    if name == "acceleratorOptions" and isinstance(value, dict):
+        return any(_asks_for_something("", value.get(switch)) for switch in ACCELERATOR_SWITCHES)
+    if isinstance(value, dict):
+        return any(_asks_for_something("", v) for v in value.values())
+    return True
+
+
+def _content_check(payload, errors: FieldErrors) -> str | None:
+    """The content check the request asks for (`safety.checkContent`, or the older `checkNSFW`): its
+    mode, or None. Refused by name when no checker is installed (the create form offers none)."""
+    safety = payload.get("safety")
+    if safety in (None, {}):
+        safety = {}
+    elif not isinstance(safety, dict):
+        errors.add("safety", "safety must be an object such as {\"checkContent\": true}.")
+        return None
+    if any(_asks_for_something("", safety.get(k)) for k in ("checkInputs", "blockContent", "tolerance")):
+        errors.add("safety", "safety.checkInputs, blockContent and tolerance are not supported by this server; "
+                   "it checks generated images only (checkContent).", "unsupportedParameter")
+        return None
+    wanted = read_bool(payload, "checkNSFW", errors)
+    if errors.has("checkNSFW"):
+        return None
+    content = safety.get("checkContent")
+    if content not in (None, False, True):
+        errors.add("safety", "safety.checkContent must be true or false.")
+        return None
+    name = "safety" if content else "checkNSFW"
+    if not (wanted or content):
+        return None
+    if ContentChecker.installed() is None:
+        errors.add(name, f"{name}: no content checker is installed on this server, so images cannot be checked; "
+                   "leave it out (an admin can install one).", "unsupportedParameter")
+        return None
+    mode = safety.get("mode") or "flag"
+    if mode not in SAFETY_MODES:
+        errors.add("safety", f"safety.mode must be one of {', '.join(SAFETY_MODES)}, not {str(mode)[:40]!r}.")
+        return None
+    return mode
+
+
+def _flatten(payload, errors: FieldErrors) -> dict:
+    """The request with its aliases resolved, so that one path handles each thing.
+
+    - `inputs: {seedImage, mask, referenceImages}` become seedImage, maskImage, referenceImages
+      (sending one both ways is an error); any other input is refused by name.
+    - `lycoris` joins `lora`: the same list, validated and applied the same way.
+    """
+    payload = dict(payload)
+    inputs = payload.pop("inputs", None)
+    if inputs not in (None, {}):
+        if not isinstance(inputs, dict):
+            errors.add("inputs", "inputs must be an object such as {\"seedImage\": ..., \"mask\": ...}.")
+        else:
+            for key, value in inputs.items():
+                flat = NESTED_INPUTS.get(key)
+                if flat is None:
+                    if _asks_for_something(key, value):
+                        errors.add(f"inputs.{str(key)[:40]}", f"inputs.{str(key)[:40]} is not supported by this "
+                                   "server; it takes inputs.seedImage and inputs.mask.", "unsupportedParameter")
+                    continue
+                if value in (None, "", []):
+                    continue
+                if payload.get(flat) not in (None, "", []):
+                    errors.add(flat, f"{flat} is given twice, at the top level and as inputs.{key}; send it once.")
+                    continue
+                payload[flat] = value
+    lycoris = payload.pop("lycoris", None)
+    if lycoris not in (None, []):
+        lora = payload.get("lora")
+        if lora in (None, []):
+            payload["lora"] = lycoris
+        elif isinstance(lora, list) and isinstance(lycoris, list):
+            payload["lora"] = lora + lycoris
+        else:
+            errors.add("lycoris", "lycoris and lora must each be a list of {model, weight}.")
+    return payload
+
+
 def _prompt(payload, name, errors, *, required):
     value = payload.get(name)
+    if isinstance(value, str) and value.strip() == BLANK_PROMPT:
+        return ""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             errors.add(name, f"{name} is required: describe the image.", "missingPositivePrompt")
@@ -135,9 +250,12 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     # 1. Shape
     if not isinstance(payload, dict):
         raise InvalidRequest([FieldError("request", "The request must be a JSON object.", "invalidRequest")])
+    payload = _flatten(payload, errors)
+    safety_mode = _content_check(payload, errors)
     for name in UNSUPPORTED:
-        if payload.get(name) not in (None, [], {}, ""):
-            errors.add(name, f"{name} is not supported by this server.", "unsupportedParameter")
+        if _asks_for_something(name, payload.get(name)):
+            errors.add(name, UNSUPPORTED_MESSAGES.get(name, f"{name} is not supported by this server."),
+                       "unsupportedParameter")
     inferred = infer_task_type(payload)
     if task_type is None:
         task_type = inferred
@@ -205,6 +323,19 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     params["deliveryMethod"] = delivery
     for flag in ("includeCost", "includeProgress", "includePreviews"):
         params[flag] = read_bool(payload, flag, errors)
+    for name in ("webhookURL", "uploadEndpoint"):
+        if payload.get(name) not in (None, ""):
+            problem = destination_problem(payload[name])
+            if problem:
+                errors.add(name, f"{name} {problem}.")
+            else:
+                params[name] = payload[name].strip()
+    if safety_mode is not None:
+        params["checkContent"] = True
+        params["safetyMode"] = safety_mode
+    ttl = read_int(payload, "ttl", errors, low=60, high=settings.STEPWISE_SIGNED_URL_SECONDS)
+    if ttl is not None:
+        params["ttl"] = ttl
     if payload.get("taskUUID") is not None:
         task_uuid = str(payload["taskUUID"])[:64]
         if bad_character(task_uuid):

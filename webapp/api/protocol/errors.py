@@ -1,6 +1,9 @@
-"""Runware-shaped errors: `{"code", "message", "parameter", "type", "taskType", "taskUUID"}`."""
+"""Runware-shaped errors: `{"code", "message", "parameter", "type", "documentation", "taskType", "taskUUID"}`."""
 
 import uuid
+
+from django.conf import settings
+from django.urls import reverse
 
 # The `type` of each parameter, as Runware's errors name it.
 PARAMETER_TYPES = {
@@ -15,8 +18,16 @@ PARAMETER_TYPES = {
     "limit": "integer", "offset": "integer", "lora": "array", "controlNet": "array", "ipAdapters": "array",
     "embeddings": "array", "referenceImages": "array", "refiner": "object", "vae": "string",
     "acceleratorOptions": "object", "puLID": "object", "acePlusPlus": "object", "maskMargin": "integer",
-    "clipSkip": "integer", "promptWeighting": "string", "request": "array",
+    "clipSkip": "integer", "promptWeighting": "string", "request": "array", "webhookURL": "string",
+    "uploadEndpoint": "string", "ttl": "integer", "inputs": "object", "safety": "object", "checkNSFW": "boolean",
+    "lycoris": "array", "acceleration": "string", "advancedFeatures": "object", "settings": "object",
+    "connectionSessionUUID": "UUIDv4 string", "conditioning": "string", "instantID": "object",
+    "photoMaker": "object", "providerSettings": "object", "resolution": "string", "ultralytics": "object",
+    "upscaleFactor": "float", "useCache": "boolean",
 }
+# Parameters that are not fields of a task: their errors link to the API page's errors section;
+# every other parameter's to the field table.
+NOT_TASK_FIELDS = {"apiKey", "request", "taskType", "taskUUID", "connectionSessionUUID"}
 
 
 class ApiError(Exception):
@@ -34,12 +45,20 @@ class ApiError(Exception):
         return [first] + [error_item(e.code, e.message, parameter=e.parameter, task=task) for e in self.extra]
 
 
+def documentation_url(parameter=None) -> str:
+    """The API page's section on `parameter` (the field table), or on errors: Runware's `documentation`."""
+    base = getattr(settings, "STEPWISE_PUBLIC_URL", "").rstrip("/")
+    section = "fields" if parameter and parameter not in NOT_TASK_FIELDS else "errors"
+    return f"{base}{reverse('api_docs')}#{section}"
+
+
 def error_item(code, message, *, parameter=None, task=None, **extra) -> dict:
     item = {"code": code, "message": message}
     if parameter:
         item["parameter"] = parameter
         if parameter in PARAMETER_TYPES:
             item["type"] = PARAMETER_TYPES[parameter]
+    item["documentation"] = documentation_url(parameter)
     if isinstance(task, dict):
         # Echoed so clients can match the error to their task; never more than a UUID's worth.
         if isinstance(task.get("taskType"), str):

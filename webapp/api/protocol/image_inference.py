@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from webapp.api.models import ApiTask
 from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, task_uuid_of
+from webapp.api.protocol.field_table import refuse_unknown_fields
 from webapp.jobs.services import job_create
 from webapp.studio.fields import InvalidRequest
 from webapp.studio.models import Job
@@ -34,13 +35,15 @@ def _invalid(exc: InvalidRequest) -> ApiError:
 def image_inference(task, client: Client, *, push: bool, on_created=None) -> tuple[ApiTask, list]:
     """Validate, store the job and its API record, enqueue. Returns (api task, immediate items).
 
-    1. The taskUUID must be new for this user (Runware's conflictTaskUUID otherwise).
+    1. The taskUUID must be new for this user (Runware's conflictTaskUUID otherwise); a field this
+       server does not know is refused (field_table.py).
     2. Validate with the one schema every entry point uses.
     3. In one transaction: the job (enqueued on commit) and the ApiTask.
     4. deliveryMethod "async" is answered at once with a processing item; sync results follow.
     """
-    # 1. Identity
+    # 1. Identity, and nothing the server would not act on
     task_uuid = task_uuid_of(task)
+    refuse_unknown_fields(task, "imageInference")
     if ApiTask.objects.filter(task_uuid=task_uuid, owner=client.user).exists():
         raise _conflict(task_uuid)
     # 2. Validation. A list of output types is ours to handle; the schema checks the first one.
@@ -58,7 +61,8 @@ def image_inference(task, client: Client, *, push: bool, on_created=None) -> tup
             job = job_create(user=client.user, valid=valid, origin=Job.Origin.API)
             api_task = ApiTask.objects.create(
                 job=job, owner=client.user, api_key=client.api_key, task_uuid=task_uuid, output_types=output_types,
-                session_id=session_id, closed=session_id is None,
+                session_id=session_id, closed=session_id is None, base_url=client.base_url,
+                webhook_closed=not valid.params.get("webhookURL"),
             )
             if on_created is not None and session_id is not None:
                 on_created(str(job.id))

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, task_uuid_of
+from webapp.api.protocol.field_table import refuse_unknown_fields
 from webapp.jobs.services import upload_create
 from webapp.studio.fields import InvalidRequest
 from webapp.studio.models import Upload
@@ -21,6 +22,7 @@ def signed_upload_url(upload: Upload) -> str:
 def image_upload(task, client: Client) -> dict:
     """Store an image (data URI, base64, or a URL where fetching is enabled) for use as seedImage/maskImage."""
     task_uuid = task_uuid_of(task)
+    refuse_unknown_fields(task, "imageUpload")
     value = task.get("image")
     if value in (None, ""):
         raise ApiError("missingImage", "image is required: a data URI or base64 text.", parameter="image")

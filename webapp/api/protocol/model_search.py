@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from webapp.api.protocol.authentication import Client
 from webapp.api.protocol.errors import ApiError, task_uuid_of
+from webapp.api.protocol.field_table import refuse_unknown_fields
 from webapp.studio import access
 from webapp.studio.fields import bad_character
 
@@ -73,10 +74,12 @@ def _str_param(task, name):
 def model_search(task, client: Client) -> dict:
     """Search the catalog the way Runware's modelSearch does, over the models this user may use."""
     task_uuid = task_uuid_of(task)
+    refuse_unknown_fields(task, "modelSearch")
     search = _str_param(task, "search")
     category = _str_param(task, "category")
     model_type = _str_param(task, "type")
     architecture = _str_param(task, "architecture")
+    conditioning = _str_param(task, "conditioning")
     visibility = _str_param(task, "visibility") or "all"
     if visibility not in ("public", "private", "all"):
         raise ApiError("invalidVisibility", "visibility must be public, private or all.", parameter="visibility")
@@ -101,7 +104,9 @@ def model_search(task, client: Client) -> dict:
         if (visibility == "public" and private) or (visibility == "private" and not private):
             continue
         entry_tags = {t.lower() for t in _model_tags(entry)}
-        if any(t.lower() not in entry_tags for t in tags):
+        if tags and not any(t.lower() in entry_tags for t in tags):  # any tag matches, as on Runware
+            continue
+        if conditioning:  # only ControlNet models have a conditioning, and the catalog holds none
             continue
         matches.append(entry)
     return {

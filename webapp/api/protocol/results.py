@@ -9,6 +9,7 @@ from PIL import Image as PILImage
 
 from webapp.api.models import ApiTask
 from webapp.api.protocol.errors import error_item
+from webapp.jobs.runner import SENSITIVE_ERROR_PREFIX, UPLOAD_ERROR_PREFIX
 from webapp.studio.files import signed_url
 from webapp.studio.images import encode
 from webapp.studio.models import Job
@@ -51,7 +52,7 @@ def image_item(api_task: ApiTask, image, *, base_url: str, cost=None, status=Non
     encoded = None
     for output_type in api_task.output_types:
         if output_type == "URL":
-            item["imageURL"] = base_url + signed_url(image, output_format=fmt, quality=quality)
+            item["imageURL"] = base_url + signed_url(image, output_format=fmt, quality=quality, ttl=params.get("ttl"))
             continue
         if encoded is None:
             encoded = _image_bytes(image, fmt, quality)
@@ -62,6 +63,8 @@ def image_item(api_task: ApiTask, image, *, base_url: str, cost=None, status=Non
         else:
             item["imageDataURI"] = f"data:{mime};base64,{text}"
     item["seed"] = image.seed
+    if params.get("checkContent"):
+        item["NSFWContent"] = bool(image.nsfw)
     if params.get("includeCost"):
         item["cost"] = cost if cost is not None else 0.0
     return item
@@ -83,6 +86,12 @@ def job_error_item(api_task: ApiTask, *, status=None) -> dict:
     extra = {"status": status} if status else {}
     if job.status == Job.Status.CANCELLED:
         return error_item("taskCancelled", "The job was cancelled.", task=task, **extra)
+    if job.error.startswith(SENSITIVE_ERROR_PREFIX):
+        return error_item("sensitiveContentDetected", job.error[len(SENSITIVE_ERROR_PREFIX):], parameter="safety",
+                          task=task, **extra)
+    if job.error.startswith(UPLOAD_ERROR_PREFIX):
+        return error_item("uploadFailed", job.error[len(UPLOAD_ERROR_PREFIX):], parameter="uploadEndpoint", task=task,
+                          **extra)
     return error_item("inferenceFailed", job.error or "The generation failed.", task=task, **extra)
 
 

@@ -4,9 +4,11 @@ from django import template
 from django.conf import settings
 
 from webapp.api.models import ApiKey
+from webapp.api.protocol import field_table
 from webapp.api.services import session_seconds
 from webapp.api.views import NEW_KEY_SESSION_KEY
 from webapp.studio.access import default_model_for
+from webapp.studio.models import ContentChecker
 
 register = template.Library()
 
@@ -44,6 +46,12 @@ def api_settings(context):
         "ws_url": ("wss" if base.startswith("https") else "ws") + base[base.index(":"):] + "/v1",
         "gpu_hour_price": settings.STEPWISE_GPU_HOUR_PRICE,
         "signed_url_hours": round(settings.STEPWISE_SIGNED_URL_SECONDS / 3600, 1),
+        "signed_url_seconds": settings.STEPWISE_SIGNED_URL_SECONDS,
+        "field_rows": field_table.table_rows(),
+        "outbound_timeout": f"{settings.STEPWISE_OUTBOUND_TIMEOUT:g}",
+        "outbound_retries": settings.STEPWISE_OUTBOUND_RETRIES,
+        "allow_private": settings.STEPWISE_URL_FETCH_ALLOW_PRIVATE,
+        "content_checker": ContentChecker.installed() is not None,
         "session_seconds": session_seconds(),
         "idle_seconds": int(getattr(settings, "STEPWISE_API_IDLE_SECONDS", 120)),
         "sync_timeout": int(getattr(settings, "STEPWISE_API_SYNC_TIMEOUT", 600)),

@@ -76,6 +76,8 @@ def job_detail(request, job_id):
         "seed_last": seed + job.number_results - 1 if isinstance(seed, int) else None,
         "timings": snapshot["timings"],
         "is_owner": job.owner_id == request.user.id,
+        # Webhook POSTs and uploadEndpoint PUTs, with their attempts: only the owner sees the URLs.
+        "deliveries": list(job.deliveries.all()) if job.owner_id == request.user.id else [],
         "task_slug": task_slug(job.task_type),
         "task_label": task_label(job.task_type),
         "model_label": model_label(job.model),

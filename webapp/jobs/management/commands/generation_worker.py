@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from webapp.jobs import cleanup, recovery, runner, worker
+from webapp.jobs import cleanup, outbound, recovery, runner, worker
 from webapp.studio.models import ModelEntry
 
 logger = logging.getLogger("stepwise.worker")
@@ -68,6 +68,11 @@ class Command(BaseCommand):
         finally:
             stop.set()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # Webhook POSTs already started finish (each is bounded by its timeout and retries).
+            try:
+                outbound.wait_idle(timeout=120)
+            except Exception:
+                logger.warning("Some webhook deliveries did not finish before the worker stopped", exc_info=True)
             worker.unregister()
 
 

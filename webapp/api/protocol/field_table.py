@@ -1,0 +1,125 @@
+"""Every field a Runware client can send, and what this server does with it: honoured, or refused by name.
+
+The rule: nothing a client sends is silently ignored. A field in HONOURED does what Runware's
+reference says (or what its note says where Stepwise differs); a field in REFUSED gets an error that
+names it whenever its value asks for something (a no-op value such as `clipSkip: 0` or
+`acceleration: "none"` counts as absent); any other field gets `unknownParameter`. The API page shows these tables, and
+tests/api/test_field_table.py walks the official SDK's request dataclasses and fails on a field
+that is in neither.
+"""
+
+from webapp.api.protocol.errors import ApiError
+
+# imageInference ----------------------------------------------------------------------------------
+
+HONOURED = {
+    "taskType": "imageInference.",
+    "taskUUID": "A UUID you choose, echoed in every reply; unique per user.",
+    "model": "An AIR id from the catalog (modelSearch); the team's default when absent.",
+    "positivePrompt": 'The prompt. "__BLANK__" means no prompt, as on Runware.',
+    "negativePrompt": "What to steer away from.",
+    "width": "Multiple of the model's size step, up to its maximum; from the seed image when absent.",
+    "height": "As width.",
+    "steps": "1-100.",
+    "scheduler": "Runware's scheduler names and diffusers class names.",
+    "CFGScale": "0-50.",
+    "seed": "1 .. 2^63-1; image k of a request uses seed + k.",
+    "numberResults": "1-20.",
+    "seedImage": "Image UUID, data URI, base64, or a URL where the admin allows fetching.",
+    "maskImage": "Same forms as seedImage; makes the task inpainting.",
+    "strength": "0-1.",
+    "outpaint": "{top, right, bottom, left, blur}.",
+    "inputs": "The nested form {seedImage, mask}: the same as seedImage and maskImage.",
+    "outputType": "URL, base64Data, dataURI, or a list of them.",
+    "outputFormat": "JPG, PNG or WEBP.",
+    "outputQuality": "20-99.",
+    "includeCost": "Adds cost (GPU seconds x the admin's price).",
+    "deliveryMethod": "sync or async (poll with getResponse).",
+    "webhookURL": "Each result and each error is POSTed there, with retries; the same address rules as URL fetch.",
+    "uploadEndpoint": "Each image is PUT there; a failed upload is the task's error.",
+    "ttl": "Lifetime of imageURL in seconds: at least 60, at most the admin's maximum.",
+    "lycoris": "The same as lora: merged into one list that takes lora's path.",
+    "safety": "checkContent runs the admin's content checker: NSFWContent on each result; mode flag (default), "
+              "blur or withhold. Refused by name when no checker is installed; checkInputs is refused.",
+    "checkNSFW": "The older form of safety.checkContent.",
+    "includeProgress": "Stepwise extension: per-step progress messages on the websocket.",
+    "includePreviews": "Stepwise extension: a small JPEG preview with each progress message.",
+}
+
+# Runware features Stepwise does not offer. The validator refuses each by name
+# (webapp/studio/schema.py::UNSUPPORTED) when its value asks for something.
+REFUSED = {
+    "lora": "LoRA adapters (see the add-ons issue).",
+    "controlNet": "ControlNet guidance.",
+    "ipAdapters": "IP-Adapters.",
+    "embeddings": "Textual-inversion embeddings.",
+    "refiner": "An SDXL refiner model.",
+    "vae": "A replacement VAE.",
+    "puLID": "PuLID identity guidance.",
+    "acePlusPlus": "ACE++ editing.",
+    "instantID": "InstantID.",
+    "photoMaker": "PhotoMaker.",
+    "referenceImages": "Reference images (also inside inputs).",
+    "maskMargin": "Inpainting at a higher resolution around the mask.",
+    "promptWeighting": "compel / sdEmbeds prompt weighting.",
+    "advancedFeatures": "layerDiffuse (transparency), hiresFix, fluxKontext, regionalPrompting, watermark.",
+    "ultralytics": "Face and hand detailing.",
+    "providerSettings": "Settings of third-party providers.",
+    "settings": "Per-model settings of Runware's hosted models.",
+    "resolution": "Runware's resolution presets; send width and height.",
+    "upscaleFactor": "Upscaling (Runware's imageUpscale).",
+    "useCache": "Runware's result cache (false is accepted).",
+    "clipSkip": "Skipping CLIP layers; 0 (skip none, what Runware's ComfyUI node sends) is accepted.",
+    "acceleration": 'Runware\'s acceleration presets; "none" is accepted.',
+    "acceleratorOptions": "TeaCache, FBCache, DeepCache; accepted when every one is off.",
+}
+
+# Fields of the nested objects that are honoured; the rest of each object is refused by name.
+INPUTS_HONOURED = ("seedImage", "mask")
+
+# modelSearch -------------------------------------------------------------------------------------
+
+MODEL_SEARCH_HONOURED = {
+    "taskType": "modelSearch.",
+    "taskUUID": "Echoed.",
+    "search": "Matches the name, AIR or notes.",
+    "tags": "Any of the tags matches.",
+    "category": "checkpoint (the catalog holds checkpoints only).",
+    "type": "base.",
+    "architecture": "Runware's names: sd1x, sd1xlcm, sdxl, sdxllcm, sdxllightning, sdxlturbo, flux1d, flux1s.",
+    "conditioning": "ControlNet conditioning; the catalog holds no ControlNet models, so it matches nothing.",
+    "visibility": "public, private or all.",
+    "limit": "1-100.",
+    "offset": "Paging.",
+    "customTaskUUID": "The SDK's own bookkeeping, sent along; no effect on the search.",
+    "retry": "The SDK's own retry count, sent along; no effect on the search.",
+}
+
+IMAGE_UPLOAD_HONOURED = {"taskType": "imageUpload.", "taskUUID": "Echoed.", "image": "Data URI, base64 or URL."}
+GET_RESPONSE_HONOURED = {"taskType": "getResponse.", "taskUUID": "The imageInference task to report on.",
+                         "numberResults": "The SDK's expected count; every generation is reported anyway."}
+
+KNOWN = {
+    "imageInference": {**HONOURED, **REFUSED},
+    "modelSearch": MODEL_SEARCH_HONOURED,
+    "imageUpload": IMAGE_UPLOAD_HONOURED,
+    "getResponse": GET_RESPONSE_HONOURED,
+}
+
+
+def refuse_unknown_fields(task: dict, task_type: str) -> None:
+    """ApiError (unknownParameter) naming each field of `task` that its task type does not know."""
+    known = KNOWN[task_type]
+    unknown = [name for name in task if name not in known]
+    if not unknown:
+        return
+    errors = [ApiError("unknownParameter", f"{str(name)[:60]} is not a field of {task_type} on this server; see the "
+                       "field table on the API page.", parameter=str(name)[:60]) for name in unknown[:20]]
+    raise ApiError(errors[0].code, errors[0].message, parameter=errors[0].parameter, extra=errors[1:])
+
+
+def table_rows() -> list[dict]:
+    """The imageInference table for the API page: name, status, note."""
+    rows = [{"name": n, "status": "honoured", "note": note} for n, note in HONOURED.items()]
+    rows += [{"name": n, "status": "refused", "note": note} for n, note in REFUSED.items()]
+    return sorted(rows, key=lambda r: r["name"].lower())
