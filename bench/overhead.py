@@ -173,12 +173,13 @@ def instrument(profile: Profile) -> None:
 def instrument_engine(profile: Profile, engine) -> None:
     original_generate = engine.generate
 
-    def generate(source, inputs, *, on_step, should_cancel):
+    def generate(source, inputs, *, on_step, should_cancel, want_preview=None):
         profile.add("claim and job load (until engine.generate)", time.perf_counter() - profile.job_started)
         return profile.wrap("engine.generate (denoising + VAE decode)", original_generate)(
             source, inputs,
             on_step=profile.wrap("  step hand-off to the publisher", on_step),
             should_cancel=profile.wrap("  cancel check", should_cancel),
+            want_preview=want_preview,
         )
 
     engine.generate = generate
@@ -265,8 +266,9 @@ def main():
     print(f"(a) bare diffusers call:       median {a:.3f}s  runs {[round(t, 3) for t in a_times]}")
     print(f"(b) through the worker path:   median {b:.3f}s  runs {[round(t, 3) for t in b_times]}")
     print(f"job creation (web side, not in (b)): median {1000 * statistics.median(creation_times[1:]):.1f} ms")
-    print(f"process CPU per job: (a) {1000 * statistics.median(a_cpu):.0f} ms, (b) {1000 * statistics.median(b_cpu):.0f} ms, "
-          f"extra {1000 * (statistics.median(b_cpu) - statistics.median(a_cpu)):+.0f} ms")
+    cpu_a, cpu_b = statistics.median(a_cpu), statistics.median(b_cpu)
+    print(f"process CPU per job: (a) {1000 * cpu_a:.0f} ms, (b) {1000 * cpu_b:.0f} ms, "
+          f"extra {1000 * (cpu_b - cpu_a):+.0f} ms (cpu_ratio={cpu_b / cpu_a:.3f})")
     print("breakdown of (b), ms per job (medians; indented lines are part of the line above them):")
     generate_ms = profile.median_ms("engine.generate (denoising + VAE decode)")
     rows = [

@@ -93,6 +93,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                     source, inputs,
                     on_step=lambda step, total, preview, i=index, p=publisher: p.submit(step, total, i, preview),
                     should_cancel=lambda p=publisher: p.cancelled.is_set() or shutdown.is_set(),
+                    want_preview=publisher.watched.is_set,  # no projection for nobody
                 )
             finally:
                 publisher.close()
@@ -129,7 +130,12 @@ def _open_source(image_id):
 
 
 def _publisher_for(job: Job) -> ProgressPublisher:
-    """A publisher whose delivery writes the newest step to the job row and notifies watchers."""
+    """A publisher whose delivery writes the newest step to the job row and notifies watchers.
+
+    While nobody listens to the job's group (no job page, no API connection), there are no previews
+    and no channel-layer sends: only the step goes to the row. Someone who connects then gets the
+    snapshot from the row, and previews from the publisher's next watcher check (within half a second).
+    """
     job_id = job.id
     group = events.job_group(job_id)
     # Watchers get every step over the channel layer; the job row (what a reconnecting browser
@@ -139,17 +145,18 @@ def _publisher_for(job: Job) -> ProgressPublisher:
 
     def deliver(batch):
         nonlocal written_at, unwritten_preview
-        messages = []
-        for event in batch:
-            preview_uri = None
-            if event.preview_jpeg is not None:
-                preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
-            messages.append(events.progress_message(
-                job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
-                images_done=event.image_index, phase_info=events.phase(job, event.step),
-                preview_data_uri=preview_uri,
-            ))
-        events.send_many([(group, message) for message in messages])
+        if publisher.watched.is_set():
+            messages = []
+            for event in batch:
+                preview_uri = None
+                if event.preview_jpeg is not None:
+                    preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
+                messages.append(events.progress_message(
+                    job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
+                    images_done=event.image_index, phase_info=events.phase(job, event.step),
+                    preview_data_uri=preview_uri,
+                ))
+            events.send_many([(group, message) for message in messages])
         newest = batch[-1]
         previews = [e.preview_jpeg for e in batch if e.preview_jpeg is not None]
         if previews:
@@ -166,7 +173,10 @@ def _publisher_for(job: Job) -> ProgressPublisher:
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
 
-    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all).start()
+    publisher = ProgressPublisher(deliver=deliver, check_cancel=check_cancel,
+                                  check_watchers=lambda: events.has_listeners(group),
+                                  on_thread_exit=connections.close_all)
+    return publisher.start()
 
 
 def _store_image(job: Job, image, *, index: int, seed: int, seconds: float) -> Image:
