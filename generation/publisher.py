@@ -2,7 +2,8 @@
 
 The step callback only drops a tuple into a queue: it never waits for the database, the channel
 layer or an image encoder. A background thread encodes previews and delivers. When delivery falls
-behind, every step count is still delivered, but only the newest preview is encoded and sent.
+behind (or steps come faster than `min_interval_seconds`), every step count is still delivered, but
+only the newest preview of each batch is encoded and sent.
 The same thread polls for cancellation, so a slow step never delays noticing a cancel either.
 
 It also asks whether anybody watches (`check_watchers`, at start and with every cancel poll). While
@@ -45,12 +46,15 @@ def encode_preview(preview, size: int = 256) -> bytes:
 
 class ProgressPublisher:
     def __init__(self, *, deliver, check_cancel=None, check_watchers=None, poll_seconds: float = 0.5,
-                 quiet_seconds: float = 0.25, on_thread_exit=None):
+                 quiet_seconds: float = 0.25, min_interval_seconds: float = 0.1, on_thread_exit=None):
         self._deliver = deliver  # called with a list[StepEvent], oldest first
         self._check_cancel = check_cancel
         self._check_watchers = check_watchers  # None: always watched (previews for every batch)
         self._poll_seconds = poll_seconds
         self._quiet_seconds = quiet_seconds
+        # At most ~10 deliveries a second while watched: on a fast GPU a wake-up per step would take
+        # the GIL from the thread launching the kernels (and a CPU core from torch's threads).
+        self._min_interval_seconds = min_interval_seconds
         self._on_thread_exit = on_thread_exit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -123,6 +127,7 @@ class ProgressPublisher:
                     items = self._drain(first)
                     if items:
                         self._publish(items)
+                        self._stop.wait(self._min_interval_seconds)  # let steps gather meanwhile
                 now = time.monotonic()
                 if now - last_poll >= self._poll_seconds:
                     last_poll = now

@@ -131,3 +131,16 @@ def test_a_failing_watcher_check_counts_as_watched():
     publisher.submit(1, 1, 0, preview())
     publisher.close()
     assert publisher.watched.is_set() and batches[0][0].preview_jpeg is not None
+
+
+def test_fast_steps_are_delivered_in_batches_each_with_its_newest_preview():
+    batches = []
+    publisher = ProgressPublisher(deliver=batches.append, min_interval_seconds=0.2).start()
+    for step in range(1, 31):  # 30 steps 10 ms apart, faster than a watcher needs pictures
+        publisher.submit(step, 30, 0, preview(step))
+        time.sleep(0.01)
+    publisher.close()
+    assert [e.step for batch in batches for e in batch] == list(range(1, 31))
+    assert len(batches) <= 5  # about one wake-up per 0.2 s, not 30
+    assert all(batch[-1].preview_jpeg is not None for batch in batches)
+    assert all(e.preview_jpeg is None for batch in batches for e in batch[:-1])
