@@ -52,7 +52,7 @@ def main():
     engine.load(source)
     unet = engine._cache[source.air]["text"].unet
     unet_seconds = []  # (cpu, wall) per UNet call, appended by the hooks below
-    started_at = []
+    started_at: list[tuple[float, float]] = []
 
     def now():
         return time.process_time(), time.perf_counter()

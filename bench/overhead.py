@@ -48,6 +48,7 @@ from django.db import connections  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
 import generation.engine  # noqa: E402
+import generation.previews  # noqa: E402
 import generation.publisher  # noqa: E402
 from generation.builtin import BUILTIN_DIRNAME, install_builtin_model  # noqa: E402
 from webapp.jobs import queue, runner, worker  # noqa: E402
@@ -153,13 +154,12 @@ def instrument(profile: Profile) -> None:
         finally:
             profile.add("publisher thread CPU (total)", time.thread_time() - started)
 
-    publisher_class._run = run
-    publisher_class.close = profile.wrap("publisher close (wait for the last delivery)", original_close)
+    publisher_class._run = run  # type: ignore[method-assign]
+    publisher_class.close = profile.wrap(  # type: ignore[method-assign]
+        "publisher close (wait for the last delivery)", original_close)
 
     # The step callback's work on the denoising thread: projection, hand-off, cancel check.
-    original_previewer = generation.engine.LatentPreviewer
-
-    class TimedPreviewer(original_previewer):
+    class TimedPreviewer(generation.previews.LatentPreviewer):
         def __call__(self, latents):
             started = time.perf_counter()
             try:
@@ -167,7 +167,7 @@ def instrument(profile: Profile) -> None:
             finally:
                 profile.add("  preview projection (latent -> RGB)", time.perf_counter() - started)
 
-    generation.engine.LatentPreviewer = TimedPreviewer
+    setattr(generation.engine, "LatentPreviewer", TimedPreviewer)  # noqa: B010 (mypy: not a type alias)
 
 
 def instrument_engine(profile: Profile, engine) -> None:
@@ -203,6 +203,7 @@ def main():
     register_builtin(path)
     user, _ = User.objects.get_or_create(username="bench")
     layer = get_channel_layer()
+    assert layer is not None
 
     # (a) bare diffusers, loaded once, the same scheduler the job uses
     pipe = StableDiffusionPipeline.from_pretrained(path, safety_checker=None, requires_safety_checker=False)

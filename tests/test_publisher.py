@@ -73,7 +73,7 @@ def test_it_polls_for_cancellation_off_the_denoising_thread():
 
 
 def test_nobody_watching_means_no_preview_is_encoded_but_every_step_is_delivered():
-    batches = []
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, check_watchers=lambda: False, quiet_seconds=0.05).start()
     for step in range(1, 21):
         publisher.submit(step, 20, 0, preview(step))
@@ -85,7 +85,7 @@ def test_nobody_watching_means_no_preview_is_encoded_but_every_step_is_delivered
 
 
 def test_nobody_watching_the_publisher_wakes_per_interval_not_per_step():
-    batches = []
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, check_watchers=lambda: False, quiet_seconds=0.3).start()
     for step in range(1, 11):  # ten steps, 20 ms apart: the first 0.3 s collects them all
         publisher.submit(step, 10, 0, preview(step))
@@ -96,7 +96,8 @@ def test_nobody_watching_the_publisher_wakes_per_interval_not_per_step():
 
 
 def test_a_watcher_who_arrives_gets_previews_from_the_next_check_on():
-    watching, batches = threading.Event(), []
+    watching = threading.Event()
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, check_watchers=watching.is_set, poll_seconds=0.05,
                                   quiet_seconds=0.02).start()
     publisher.submit(1, 3, 0, preview(1))
@@ -115,7 +116,7 @@ def test_a_watcher_who_arrives_gets_previews_from_the_next_check_on():
 
 
 def test_the_first_watcher_check_happens_before_the_first_step_is_published():
-    batches = []
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, check_watchers=lambda: True).start()
     publisher.submit(1, 1, 0, preview())
     publisher.close()
@@ -126,7 +127,7 @@ def test_a_failing_watcher_check_counts_as_watched():
     def broken():
         raise ConnectionError("channel layer down")
 
-    batches = []
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, check_watchers=broken).start()
     publisher.submit(1, 1, 0, preview())
     publisher.close()
@@ -134,7 +135,7 @@ def test_a_failing_watcher_check_counts_as_watched():
 
 
 def test_fast_steps_are_delivered_in_batches_each_with_its_newest_preview():
-    batches = []
+    batches: list[list] = []
     publisher = ProgressPublisher(deliver=batches.append, min_interval_seconds=0.2).start()
     for step in range(1, 31):  # 30 steps 10 ms apart, faster than a watcher needs pictures
         publisher.submit(step, 30, 0, preview(step))

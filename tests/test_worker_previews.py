@@ -50,7 +50,8 @@ def job(alice, builtin_model):
 @pytest.fixture
 def spies(monkeypatch):
     """Progress messages sent, and the job row as it was when the image was stored."""
-    sent, at_store = [], {}
+    sent: list[dict] = []
+    at_store: dict = {}
     send_many = events.send_many
 
     def spy_send(messages):
@@ -67,6 +68,12 @@ def spies(monkeypatch):
     monkeypatch.setattr(events, "send_many", spy_send)
     monkeypatch.setattr(runner, "_store_image", spy_store)
     return sent, at_store
+
+
+def layer():
+    channel_layer = get_channel_layer()
+    assert channel_layer is not None
+    return channel_layer
 
 
 def run(job, engine):
@@ -89,7 +96,7 @@ def test_a_job_nobody_watches_has_no_previews_but_its_steps_snapshot_and_image(j
 
 def test_a_watched_job_sends_every_step_with_previews_and_keeps_the_newest_in_its_row(job, spies):
     sent, at_store = spies
-    async_to_sync(get_channel_layer().group_add)(events.job_group(job.id), "test.jobpage")
+    async_to_sync(layer().group_add)(events.job_group(job.id), "test.jobpage")
     engine = PreviewingEngine()
     run(job, engine)
     assert engine.wanted == [True] * 4
@@ -103,9 +110,9 @@ def test_a_watched_job_sends_every_step_with_previews_and_keeps_the_newest_in_it
 def test_the_channel_layer_says_who_listens(job):
     group = events.job_group(job.id)
     assert events.has_listeners(group) is False
-    async_to_sync(get_channel_layer().group_add)(group, "test.jobpage")
+    async_to_sync(layer().group_add)(group, "test.jobpage")
     assert events.has_listeners(group) is True
-    async_to_sync(get_channel_layer().group_discard)(group, "test.jobpage")
+    async_to_sync(layer().group_discard)(group, "test.jobpage")
     assert events.has_listeners(group) is False
 
 
