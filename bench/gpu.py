@@ -185,6 +185,7 @@ def main() -> int:
         engine._cache[air] = {"text": pipe}
         engine._latent_formats[air] = latent_format(architecture)
         layer = get_channel_layer()
+        assert layer is not None
 
         def through_worker():
             payload = {"positivePrompt": PROMPT, "model": air, "width": size, "height": size, "steps": steps,
