@@ -138,3 +138,20 @@ def test_a_layer_that_cannot_say_counts_as_watched(monkeypatch):
     broken.groups = BrokenGroups()
     monkeypatch.setattr(events, "get_channel_layer", lambda: broken)
     assert events.has_listeners("job-1") is True
+
+
+@pytest.mark.services
+def test_the_redis_layer_says_who_listens(monkeypatch):
+    import os
+
+    from channels_redis.core import RedisChannelLayer  # type: ignore[import-untyped]
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs a Redis server: set REDIS_URL")
+    redis_layer = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]], prefix="stepwise-test-listeners")
+    monkeypatch.setattr(events, "get_channel_layer", lambda: redis_layer)
+    assert events.has_listeners("job-1") is False
+    async_to_sync(redis_layer.group_add)("job-1", "test.jobpage")
+    assert events.has_listeners("job-1") is True
+    async_to_sync(redis_layer.group_discard)("job-1", "test.jobpage")
+    assert events.has_listeners("job-1") is False
