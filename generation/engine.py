@@ -7,7 +7,8 @@ thread-safe: pipelines and schedulers are stateful, so a worker runs one generat
   task type reuses the loaded weights (`from_pipe`), never reloads.
 - Each job gets a fresh scheduler on its own pipeline object (sharing the cached components), so a
   job can never change another job's scheduler.
-- `on_step(step, total, preview)` fires once per denoising step, `total` being exactly
+- `on_step(step, total, preview)` fires once per denoising step (preview None when
+  `want_preview()` says nobody needs one), `total` being exactly
   `generation.steps.effective_steps(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
   whose pipelines call back once per model evaluation (2N-1 times).
 """
@@ -222,8 +223,12 @@ class Engine:
         *,
         on_step: OnStep,
         should_cancel: Callable[[], bool],
+        want_preview: Callable[[], bool] | None = None,
     ) -> Image.Image:
         """Run one generation and return the image (width x height).
+
+        `want_preview()` is asked at each step (None: always yes); when it says no, `on_step` gets
+        None for the preview and the projection, with its device-to-host copy, is skipped.
 
         Raises GenerationCancelled, ModelLoadError, OutOfMemory, or ValueError for bad input.
         """
@@ -274,7 +279,8 @@ class Engine:
             if step > steps_done:
                 steps_done = step
                 latents = callback_kwargs.get("latents")
-                on_step(steps_done, plan.steps, previewer(latents) if latents is not None else None)
+                wanted = latents is not None and (want_preview is None or want_preview())
+                on_step(steps_done, plan.steps, previewer(latents) if wanted else None)
             if should_cancel():
                 pipeline._interrupt = True
             return callback_kwargs

@@ -2,8 +2,14 @@
 
 The step callback only drops a tuple into a queue: it never waits for the database, the channel
 layer or an image encoder. A background thread encodes previews and delivers. When delivery falls
-behind, every step count is still delivered, but only the newest preview is encoded and sent.
+behind (or steps come faster than `min_interval_seconds`), every step count is still delivered, but
+only the newest preview of each batch is encoded and sent.
 The same thread polls for cancellation, so a slow step never delays noticing a cancel either.
+
+It also asks whether anybody watches (`check_watchers`, at start and with every cancel poll). While
+nobody does, it encodes no preview, wakes only every `quiet_seconds` instead of after every step (a
+wake-up takes the GIL from the denoising thread), and `watched` stays clear so that the engine skips
+the preview projection too. Every step count is still delivered (the job row needs the step).
 """
 
 import io
@@ -69,20 +75,32 @@ def encode_replay_preview(preview, size: int = REPLAY_SIZE) -> bytes:
 
 
 class ProgressPublisher:
-    def __init__(self, *, deliver, check_cancel=None, poll_seconds: float = 0.5, on_thread_exit=None, keep=None):
+    def __init__(self, *, deliver, check_cancel=None, check_watchers=None, poll_seconds: float = 0.5,
+                 quiet_seconds: float = 0.25, min_interval_seconds: float = 0.1, on_thread_exit=None, keep=None):
         self._deliver = deliver  # called with a list[StepEvent], oldest first
         # Called on this thread with (step, image_index, preview) for EVERY step's preview, even when
         # delivery falls behind and only the newest is sent: the replay keeps them.
         self._keep = keep
         self._check_cancel = check_cancel
+        self._check_watchers = check_watchers  # None: always watched (previews for every batch)
         self._poll_seconds = poll_seconds
+        self._quiet_seconds = quiet_seconds
+        # At most ~10 deliveries a second while watched: on a fast GPU a wake-up per step would take
+        # the GIL from the thread launching the kernels (and a CPU core from torch's threads).
+        self._min_interval_seconds = min_interval_seconds
         self._on_thread_exit = on_thread_exit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self.cancelled = threading.Event()
+        # Set while somebody watches; read by the denoising thread (is a preview wanted?) and by deliver.
+        self.watched = threading.Event()
+        self.watched.set()
         self._thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
 
     def start(self):
+        """Check once for watchers and cancellation (on the caller's thread, before any step), then
+        start the thread."""
+        self._poll()
         self._thread.start()
         return self
 
@@ -104,26 +122,49 @@ class ProgressPublisher:
             except queue.Empty:
                 return [item for item in items if item is not _WAKE_UP]
 
-    def _run(self):
-        last_cancel_check = 0.0
+    def _poll(self) -> None:
+        """Is anybody watching? Was the job cancelled? (Both off the denoising thread.)"""
+        if self._check_watchers:
+            try:
+                if self._check_watchers():
+                    self.watched.set()
+                else:
+                    self.watched.clear()
+            except Exception:
+                logger.warning("Watcher check failed; publishing previews meanwhile", exc_info=True)
+                self.watched.set()
+        if self._check_cancel:
+            try:
+                if self._check_cancel():
+                    self.cancelled.set()
+            except Exception:
+                logger.warning("Cancel check failed; will retry", exc_info=True)
+
+    def _next(self):
+        """The next queued item (or None): as soon as it comes while somebody watches; otherwise
+        after a quiet interval, so that the steps come in batches and don't each wake this thread."""
         try:
+            if self.watched.is_set():
+                return self._queue.get(timeout=self._poll_seconds)
+            self._stop.wait(self._quiet_seconds)
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _run(self):
+        try:
+            last_poll = time.monotonic()  # start() has just polled
             while True:
-                try:
-                    first = self._queue.get(timeout=self._poll_seconds)
-                except queue.Empty:
-                    first = None
+                first = self._next()
                 if first is not None:
                     items = self._drain(first)
                     if items:
                         self._publish(items)
+                        self._stop.wait(self._min_interval_seconds)  # let steps gather meanwhile
                 now = time.monotonic()
-                if self._check_cancel and now - last_cancel_check >= self._poll_seconds:
-                    last_cancel_check = now
-                    try:
-                        if self._check_cancel():
-                            self.cancelled.set()
-                    except Exception:
-                        logger.warning("Cancel check failed; will retry", exc_info=True)
+                if now - last_poll >= self._poll_seconds:
+                    last_poll = now
+                    self._poll()
                 if self._stop.is_set() and self._queue.empty():
                     return
         finally:
@@ -131,7 +172,9 @@ class ProgressPublisher:
                 self._on_thread_exit()
 
     def _publish(self, items: list) -> None:
-        newest_preview_at = max((i for i, item in enumerate(items) if item[3] is not None), default=None)
+        newest_preview_at = None
+        if self.watched.is_set():  # nobody watching: no preview is worth encoding
+            newest_preview_at = max((i for i, item in enumerate(items) if item[3] is not None), default=None)
         events = []
         for i, (step, total, image_index, preview) in enumerate(items):
             if self._keep is not None and preview is not None:

@@ -32,7 +32,7 @@ class FakeEngine:
     def loaded_models(self):
         return []
 
-    def generate(self, source, inputs, *, on_step, should_cancel):
+    def generate(self, source, inputs, *, on_step, should_cancel, want_preview=None):
         if self.on_generate:
             self.on_generate()
         for step in range(1, self.steps + 1):

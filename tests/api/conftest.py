@@ -78,7 +78,7 @@ class FakeEngine:
             self.checkers[checker_path] = ContentChecker(checker_path)
         return self.checkers[checker_path].flagged(image)
 
-    def generate(self, source, inp, *, on_step, should_cancel):
+    def generate(self, source, inp, *, on_step, should_cancel, want_preview=None):
         import numpy as np
         from PIL import Image
 
@@ -95,7 +95,8 @@ class FakeEngine:
         plan = effective_steps(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
                                strength=strength, scheduler_order=spec.order)
         for step in range(1, plan.steps + 1):
-            on_step(step, plan.steps, np.full((8, 8, 3), step * 10 % 255, dtype=np.uint8))
+            wanted = want_preview is None or want_preview()  # as the engine: no projection for nobody
+            on_step(step, plan.steps, np.full((8, 8, 3), step * 10 % 255, dtype=np.uint8) if wanted else None)
             if should_cancel():
                 raise GenerationCancelled("cancelled")
         self.generated.append(inp)

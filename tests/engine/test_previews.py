@@ -52,3 +52,15 @@ def test_only_the_first_image_of_a_batch_is_previewed():
     latents = torch.zeros(2, 4, 2, 2)
     latents[1] = 5.0
     assert (LatentPreviewer("sd15", height=16, width=16)(latents) == 127).all()
+
+
+def test_the_engine_projects_a_preview_only_while_one_is_wanted(engine, source):
+    from tests.engine.helpers import Recorder, make_input, never
+
+    wanted = iter([False, True, False, True])  # nobody watches, somebody connects, ...
+    recorder = Recorder()
+    engine.generate(source("sd15"), make_input(steps=4), on_step=recorder, should_cancel=never,
+                    want_preview=lambda: next(wanted))
+    assert recorder.steps == [1, 2, 3, 4]  # every step is reported either way
+    assert [preview is not None for _, _, preview in recorder.calls] == [False, True, False, True]
+    assert recorder.calls[1][2].shape == (8, 8, 3)  # 64x64 pixels: an 8x8 latent preview

@@ -113,6 +113,9 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                     source, inputs,
                     on_step=lambda step, total, preview, i=index, p=publisher: p.submit(step, total, i, preview),
                     should_cancel=lambda p=publisher: p.cancelled.is_set() or shutdown.is_set(),
+                    # No projection for nobody, unless the replay keeps this job's previews (the
+                    # publisher then encodes only the kept steps, and sends nothing unwatched).
+                    want_preview=lambda p=publisher: bool(keep_steps) or p.watched.is_set(),
                 )
             finally:
                 publisher.close()
@@ -183,7 +186,12 @@ def _keeper(replay: dict[int, bytes], keep_steps: set[int]):
 
 
 def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
-    """A publisher whose delivery writes the newest step to the job row and notifies watchers."""
+    """A publisher whose delivery writes the newest step to the job row and notifies watchers.
+
+    While nobody listens to the job's group (no job page, no API connection), there are no previews
+    and no channel-layer sends: only the step goes to the row. Someone who connects then gets the
+    snapshot from the row, and previews from the publisher's next watcher check (within half a second).
+    """
     job_id = job.id
     group = events.job_group(job_id)
     # Watchers get every step over the channel layer; the job row (what a reconnecting browser
@@ -193,17 +201,18 @@ def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
 
     def deliver(batch):
         nonlocal written_at, unwritten_preview
-        messages = []
-        for event in batch:
-            preview_uri = None
-            if event.preview_jpeg is not None:
-                preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
-            messages.append(events.progress_message(
-                job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
-                images_done=event.image_index, phase_info=events.phase(job, event.step),
-                preview_data_uri=preview_uri,
-            ))
-        events.send_many([(group, message) for message in messages])
+        if publisher.watched.is_set():
+            messages = []
+            for event in batch:
+                preview_uri = None
+                if event.preview_jpeg is not None:
+                    preview_uri = "data:image/jpeg;base64," + base64.b64encode(event.preview_jpeg).decode()
+                messages.append(events.progress_message(
+                    job_id, step=event.step, total_steps=event.total, image_index=event.image_index,
+                    images_done=event.image_index, phase_info=events.phase(job, event.step),
+                    preview_data_uri=preview_uri,
+                ))
+            events.send_many([(group, message) for message in messages])
         newest = batch[-1]
         previews = [e.preview_jpeg for e in batch if e.preview_jpeg is not None]
         if previews:
@@ -220,8 +229,10 @@ def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
     def check_cancel():
         return Job.objects.filter(id=job_id, cancel_requested=True).exists()
 
-    return ProgressPublisher(deliver=deliver, check_cancel=check_cancel, on_thread_exit=connections.close_all,
-                             keep=keep).start()
+    publisher = ProgressPublisher(deliver=deliver, check_cancel=check_cancel,
+                                  check_watchers=lambda: events.has_listeners(group),
+                                  on_thread_exit=connections.close_all, keep=keep)
+    return publisher.start()
 
 
 def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, replay: dict[int, bytes],

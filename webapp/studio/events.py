@@ -7,11 +7,13 @@ could kill a running generation.
 
 import base64
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from generation.architectures import phase_for_step
 from webapp.studio.models import Job, Visibility
@@ -49,6 +51,34 @@ def send_many(messages: list[tuple[str, dict]]) -> bool:
     except Exception:
         logger.warning("Could not publish to %s", sorted({group for group, _ in messages}), exc_info=True)
         return False
+
+
+def has_listeners(group: str) -> bool:
+    """Is any websocket (a job page, an API connection) in `group` now? Asked by the worker about
+    once every half second, so that it encodes and sends step previews only for somebody.
+
+    The channel layers have no public API for this, so each layer is asked its own way; a layer this
+    does not know, or one that fails to answer, counts as watched (previews are then always made)."""
+    layer = get_channel_layer()
+    try:
+        match type(layer).__name__:
+            case "SQLiteChannelLayer":  # channels_lite: membership rows in its own database
+                from channels_lite.models import GroupMembership
+
+                return GroupMembership.objects.filter(group_name=group, expires_at__gte=timezone.now()).exists()
+            case "RedisChannelLayer":  # channels_redis: a sorted set per group
+                return async_to_sync(_redis_group_size)(layer, group) > 0
+            case "InMemoryChannelLayer":
+                return bool(layer.groups.get(group))  # type: ignore[union-attr]
+    except Exception:
+        logger.warning("Could not ask the channel layer who listens to %s", group, exc_info=True)
+    return True
+
+
+async def _redis_group_size(layer, group: str) -> int:
+    # channels_redis keeps a group as a sorted set of channel names scored by join time.
+    connection = layer.connection(layer.consistent_hash(group))
+    return await connection.zcount(layer._group_key(group), int(time.time()) - layer.group_expiry, "+inf")
 
 
 def queue_position(job) -> int | None:

@@ -1,0 +1,157 @@
+"""Previews cost only when somebody watches: without a listener in the job's channel group the
+worker projects, encodes and sends no preview, yet the job row still has its step (the snapshot a
+browser gets on connecting) and the image arrives as always."""
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from PIL import Image as PILImage
+
+from webapp.jobs import queue, runner
+from webapp.jobs.services import job_create
+from webapp.studio import events
+from webapp.studio.models import Job
+from webapp.studio.schema import validate_inference
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+class PreviewingEngine:
+    """Like the real engine at its edge: asks `want_preview` each step and projects only if wanted."""
+
+    def __init__(self, steps=4):
+        self.steps, self.wanted = steps, []
+
+    def load(self, source):
+        return 0.0
+
+    def loaded_models(self):
+        return []
+
+    def generate(self, source, inputs, *, on_step, should_cancel, want_preview=None):
+        import numpy as np
+
+        for step in range(1, self.steps + 1):
+            wanted = want_preview is None or want_preview()
+            self.wanted.append(wanted)
+            on_step(step, self.steps, np.full((8, 8, 3), 40 * step, dtype=np.uint8) if wanted else None)
+            should_cancel()
+        return PILImage.new("RGB", (inputs.width, inputs.height), (10, 20, 30))
+
+
+@pytest.fixture
+def job(alice, builtin_model):
+    payload = {"positivePrompt": "a lighthouse", "model": "stepwise:1@1", "steps": 4, "width": 128, "height": 128}
+    return job_create(user=alice, valid=validate_inference(payload, user=alice))
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Progress messages sent, and the job row as it was when the image was stored."""
+    sent: list[dict] = []
+    at_store: dict = {}
+    send_many = events.send_many
+
+    def spy_send(messages):
+        sent.extend(message for _, message in messages if message["type"] == "job.progress")
+        return send_many(messages)
+
+    store = runner._store_image
+
+    def spy_store(job, image, **kwargs):
+        row = Job.objects.get(id=job.id)
+        at_store.update(step=row.step, preview=row.preview, snapshot=events.job_snapshot(row))
+        return store(job, image, **kwargs)
+
+    monkeypatch.setattr(events, "send_many", spy_send)
+    monkeypatch.setattr(runner, "_store_image", spy_store)
+    return sent, at_store
+
+
+def layer():
+    channel_layer = get_channel_layer()
+    assert channel_layer is not None
+    return channel_layer
+
+
+def run(job, engine):
+    return queue.job_process(job_id=str(job.id), engine=engine, shutdown=threading.Event())
+
+
+def test_a_job_nobody_watches_has_no_previews_but_its_steps_snapshot_and_image(job, spies):
+    sent, at_store = spies
+    engine = PreviewingEngine()
+    run(job, engine)
+    assert engine.wanted == [False] * 4  # not even projected
+    assert sent == []  # no progress events for nobody
+    assert at_store["step"] == 4 and at_store["preview"] is None  # the row still follows the steps
+    assert at_store["snapshot"]["step"] == 4 and at_store["snapshot"]["previewDataURI"] is None
+    job.refresh_from_db()
+    snapshot = events.job_snapshot(job)
+    assert snapshot["status"] == "succeeded" and len(snapshot["images"]) == 1
+    assert job.images.get().file.read().startswith(b"\x89PNG")
+
+
+def test_a_watched_job_sends_every_step_with_previews_and_keeps_the_newest_in_its_row(job, spies):
+    sent, at_store = spies
+    async_to_sync(layer().group_add)(events.job_group(job.id), "test.jobpage")
+    engine = PreviewingEngine()
+    run(job, engine)
+    assert engine.wanted == [True] * 4
+    assert [message["step"] for message in sent] == [1, 2, 3, 4]
+    assert sent[-1]["previewDataURI"].startswith("data:image/jpeg;base64,")
+    assert bytes(at_store["preview"]).startswith(b"\xff\xd8")  # what a browser connecting now is shown
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.images.count() == 1
+
+
+def test_the_channel_layer_says_who_listens(job):
+    group = events.job_group(job.id)
+    assert events.has_listeners(group) is False
+    async_to_sync(layer().group_add)(group, "test.jobpage")
+    assert events.has_listeners(group) is True
+    async_to_sync(layer().group_discard)(group, "test.jobpage")
+    assert events.has_listeners(group) is False
+
+
+def test_the_in_memory_layer_says_who_listens(monkeypatch):
+    layer = InMemoryChannelLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    assert events.has_listeners("job-1") is False
+    async_to_sync(layer.group_add)("job-1", "test.jobpage")
+    assert events.has_listeners("job-1") is True
+
+
+def test_a_layer_that_cannot_say_counts_as_watched(monkeypatch):
+    class SomeOtherLayer:
+        pass
+
+    class BrokenGroups(dict):
+        def get(self, *args):
+            raise ConnectionError("gone")
+
+    monkeypatch.setattr(events, "get_channel_layer", SomeOtherLayer)
+    assert events.has_listeners("job-1") is True  # previews are then made, as before
+    broken = InMemoryChannelLayer()
+    broken.groups = BrokenGroups()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: broken)
+    assert events.has_listeners("job-1") is True
+
+
+@pytest.mark.services
+def test_the_redis_layer_says_who_listens(monkeypatch):
+    import os
+
+    from channels_redis.core import RedisChannelLayer  # type: ignore[import-untyped]
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs a Redis server: set REDIS_URL")
+    redis_layer = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]], prefix="stepwise-test-listeners")
+    monkeypatch.setattr(events, "get_channel_layer", lambda: redis_layer)
+    assert events.has_listeners("job-1") is False
+    async_to_sync(redis_layer.group_add)("job-1", "test.jobpage")
+    assert events.has_listeners("job-1") is True
+    async_to_sync(redis_layer.group_discard)("job-1", "test.jobpage")
+    assert events.has_listeners("job-1") is False
