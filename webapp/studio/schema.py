@@ -142,7 +142,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     elif not isinstance(model_air, str) or len(model_air) > 200 or not AIR_PATTERN.match(model_air.strip()):
         errors.add("model", "model must be an AIR id such as civitai:101055@128078.")
     else:
-        model = access.models_for(user).filter(air=model_air.strip()).first()
+        model = access.checkpoints_for(user).filter(air=model_air.strip()).first()
         if model is None:
             errors.add("model", f"Unknown model {model_air!r}, or not enabled for your team.", "invalidModel")
     if model is None:

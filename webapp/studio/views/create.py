@@ -58,7 +58,7 @@ def create(request, task):
         # 3. Defaults
         values = initial_values(request, task_type, access.default_model_for(user))
 
-    models = [m for m in access.models_for(user).order_by("-is_default", "name") if m.enabled]
+    models = [m for m in access.checkpoints_for(user).order_by("-is_default", "name") if m.enabled]
     picker_images = []
     recent_images = []
     if task_info.needs_source:
@@ -99,7 +99,7 @@ def create_advice(request, task):
     ?model=<air>&scheduler=<name>&steps=<1-100>[&strength=<float>] -> {"advice": [{level, key, text}]}
     """
     task_info = _task_or_404(task)
-    model = access.models_for(request.user).filter(air=request.GET.get("model", ""), enabled=True).first()
+    model = access.checkpoints_for(request.user).filter(air=request.GET.get("model", ""), enabled=True).first()
     if model is None:
         return JsonResponse({"error": "Unknown model, or not enabled for your team.", "advice": []}, status=400)
     try:
