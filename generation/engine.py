@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from generation import addons, outpaint, schedulers  # noqa: E402
-from generation.architectures import ARCHITECTURES, is_flow_matching  # noqa: E402
+from generation.architectures import ARCHITECTURES, CLIP_FAMILIES, is_flow_matching  # noqa: E402
 
 # The engine's inputs and errors, defined without torch so that the job runner can import them.
 from generation.inputs import (  # noqa: E402,F401
@@ -88,8 +88,6 @@ AUTO_PIPELINES = {
 
 OnStep = Callable[[int, int, "np.ndarray | None"], None]
 
-# Families whose text encoders are CLIP: clip skip and compel's prompt weighting apply to them only.
-CLIP_FAMILIES = ("sd15", "sdxl")
 MAX_CLIP_SKIP = 2
 # Standalone VAEs kept loaded (per model they were built for), least recently used first out.
 VAE_CACHE_SIZE = 2
