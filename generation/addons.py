@@ -14,6 +14,7 @@ pipeline, per job, restored after); this module knows *how*:
   `(word:1.3)` syntax (Runware's sdEmbeds) is translated to compel's first (`generation/prompts.py`).
 """
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -39,10 +40,8 @@ def load_lora(pipe, addon: AddOn) -> str:
         pipe.load_lora_weights(addon.path, adapter_name=name)
     except Exception as exc:  # diffusers raises many types for a file that does not fit
         # A half-loaded adapter must not stay behind on the shared modules.
-        try:
+        with contextlib.suppress(Exception):  # nothing was registered under that name
             pipe.delete_adapters([name])
-        except Exception:  # noqa: S110 - nothing was registered under that name
-            pass
         raise ModelLoadError(f"LoRA {addon.air} does not fit this model: {exc}") from exc
     return name
 

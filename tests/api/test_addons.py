@@ -139,7 +139,8 @@ def test_model_search_lists_each_kind_with_runware_categories(client, alice_key,
     ModelEntry.objects.create(air="local:nsfw@1", name="Checker", kind="safety_checker", path="/s")
 
     def search(key, **filters):
-        return post(client, [{"taskType": "modelSearch", "taskUUID": task_uuid(), **filters}], key=key).json()["data"][0]
+        response = post(client, [{"taskType": "modelSearch", "taskUUID": task_uuid(), **filters}], key=key)
+        return response.json()["data"][0]
 
     everything = {r["air"]: r["category"] for r in search(alice_key)["results"]}
     assert everything == {"stepwise:1@1": "checkpoint", "local:ohwx@1": "lora", "local:locon@1": "lycoris",
