@@ -13,9 +13,17 @@ from generation.vocabulary import for_browser
 from webapp.jobs.services import job_create
 from webapp.studio import access, forms
 from webapp.studio.fields import InvalidRequest
+from webapp.studio.models import ModelEntry
 from webapp.studio.schema import validate_inference
 from webapp.studio.views.form_state import FIELD_ERRORS, MAX_STEPS, MIN_STEPS, initial_plan, initial_values
-from webapp.studio.views.presenters import model_advice, model_json, model_label, source_preview, task_tabs
+from webapp.studio.views.presenters import (
+    addon_json,
+    model_advice,
+    model_json,
+    model_label,
+    source_preview,
+    task_tabs,
+)
 
 
 def _task_or_404(slug):
@@ -59,6 +67,9 @@ def create(request, task):
         values = initial_values(request, task_type, access.default_model_for(user))
 
     models = [m for m in access.checkpoints_for(user).order_by("-is_default", "name") if m.enabled]
+    kinds = ModelEntry.Kind
+    addons = [addon_json(entry) for entry in access.addons_for(user, kinds.LORA, kinds.LYCORIS, kinds.EMBEDDING,
+                                                                kinds.VAE).order_by("name")]
     picker_images = []
     recent_images = []
     if task_info.needs_source:
@@ -87,6 +98,12 @@ def create(request, task):
         "sides": [(side, forms.outpaint_input_name(side), values.get(forms.outpaint_input_name(side), ""))
                   for side in forms.OUTPAINT_SIDES],
         "initial_plan": initial_plan(values, models, task_type),
+        "loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
+        "embeddings": [a for a in addons if a["kind"] == kinds.EMBEDDING],
+        "vaes": [a for a in addons if a["kind"] == kinds.VAE],
+        "clip_skip_choices": [("0", "0: none"), ("1", "1 (A1111's 2)"), ("2", "2 (A1111's 3)")],
+        "addons_json": {"loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
+                        "initialLoras": values.get("lora") or []},
     }
     return render(request, "studio/create.html", context, status=status)
 

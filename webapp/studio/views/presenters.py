@@ -68,6 +68,19 @@ def model_json(entry):
     }
 
 
+def addon_json(entry):
+    return {
+        "air": entry.air,
+        "name": entry.name,
+        "kind": entry.kind,
+        "family": entry.family,
+        "architectureLabel": entry.arch.label,
+        "triggerWords": entry.trigger_word_list,
+        "defaultWeight": entry.default_weight,
+        "token": entry.token if entry.kind == "embedding" else "",
+    }
+
+
 # Source images --------------------------------------------------------------------------------
 
 
