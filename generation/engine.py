@@ -43,6 +43,7 @@ from generation.architectures import ARCHITECTURES, CLIP_FAMILIES, is_flow_match
 
 # The engine's inputs and errors, defined without torch so that the job runner can import them.
 from generation.inputs import (  # noqa: E402,F401
+    MASK_MARGIN_FAMILIES,
     PROMPT_WEIGHTING,
     AddOn,
     GenerationCancelled,
@@ -301,6 +302,8 @@ class Engine:
         if inp.prompt_weighting is not None and (inp.prompt_weighting not in PROMPT_WEIGHTING
                                                  or family not in CLIP_FAMILIES):
             raise ValueError(f"prompt weighting {inp.prompt_weighting!r} does not apply to {architecture.label}.")
+        if inp.mask_margin is not None and (inp.task_type != INPAINTING or family not in MASK_MARGIN_FAMILIES):
+            raise ValueError(f"mask margin applies to inpainting with {', '.join(MASK_MARGIN_FAMILIES)} models.")
         if should_cancel():  # cancelled while waiting: not even worth loading the model
             raise GenerationCancelled("Cancelled before the first step.")
 
@@ -426,6 +429,9 @@ def _task_inputs(inp: GenerationInput, family: str, strength: float):
         if mask.size != size:
             mask = mask.resize(size, Image.Resampling.LANCZOS)
         kwargs.update(image=seed_image, mask_image=mask, strength=strength, width=inp.width, height=inp.height)
+        if inp.mask_margin:
+            # "Only masked": repaint a crop of the mask plus this margin at the full size, pasted back.
+            kwargs["padding_mask_crop"] = inp.mask_margin
 
         def paste_back(result):
             # Unmasked pixels stay the source's exactly, as with A1111's "inpaint full res" off.

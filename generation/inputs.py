@@ -31,6 +31,10 @@ class AddOn:
 
 # promptWeighting values: compel's syntax, or AUTOMATIC1111's `(word:1.3)` (Runware's sdEmbeds).
 PROMPT_WEIGHTING = ("compel", "sdEmbeds")
+# maskMargin's range (pixels around the mask), and the families whose inpainting can crop to it
+# (diffusers' `padding_mask_crop`).
+MASK_MARGIN = (32, 128)
+MASK_MARGIN_FAMILIES = ("sd15", "sdxl", "flux")
 
 
 @dataclass
@@ -53,6 +57,7 @@ class GenerationInput:
     vae: AddOn | None = None  # replaces the model's VAE for this job only
     clip_skip: int = 0  # 0-2 extra CLIP layers to skip (diffusers' clip_skip); SD 1.5/SDXL only
     prompt_weighting: str | None = None  # one of PROMPT_WEIGHTING, or None for the plain prompt
+    mask_margin: int | None = None  # inpainting: repaint a crop this far around the mask at full size
 
 
 class GenerationCancelled(Exception):

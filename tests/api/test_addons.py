@@ -111,6 +111,7 @@ def test_the_runner_turns_stored_add_ons_into_engine_inputs(addons):
         "vae": AddOn("local:mse@1", "/v/mse.safetensors"),
         "clip_skip": 2,
         "prompt_weighting": "compel",
+        "mask_margin": None,
     }
     addons["vae"].delete()
     with pytest.raises(ModelLoadError, match="local:mse@1 is no longer in the catalog"):
@@ -157,3 +158,17 @@ def test_model_search_lists_each_kind_with_runware_categories(client, alice_key,
     assert search(alice_key, type="base")["totalResults"] == 1
 
 
+
+
+def test_mask_margin_is_stored_for_inpainting_and_refused_elsewhere_by_name(client, alice_key, addons):
+    from tests.conftest import png_bytes
+
+    image = "data:image/png;base64," + __import__("base64").b64encode(png_bytes(128, 128)).decode()
+    inpaint = t2i(seedImage=image, maskImage=image, maskMargin=64, deliveryMethod="async")
+    response = post(client, [inpaint], key=alice_key)
+    assert response.status_code == 200, response.json()
+    assert Job.objects.get().params["maskMargin"] == 64
+    assert "32 and 128" in errors_by_parameter(post(client, [{**inpaint, "taskUUID": task_uuid(), "maskMargin": 8}],
+                                                    key=alice_key))["maskMargin"]["message"]
+    refused = errors_by_parameter(post(client, [t2i(maskMargin=64)], key=alice_key))
+    assert "inpainting only" in refused["maskMargin"]["message"]

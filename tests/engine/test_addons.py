@@ -224,3 +224,33 @@ def test_weighting_and_clip_skip_are_refused_where_they_do_not_apply(engine, tin
         run(engine, flux, prompt_weighting="compel")
     with pytest.raises(ValueError, match="clip skip"):
         run(engine, flux, clip_skip=1)
+
+
+# -- maskMargin ---------------------------------------------------------------------------------
+
+
+def test_mask_margin_repaints_a_crop_and_keeps_every_pixel_outside_it(engine, sd15):
+    from PIL import Image
+
+    from tests.engine.helpers import Recorder, pattern_image
+
+    source = pattern_image(128, 128)
+    mask = Image.new("L", (128, 128), 0)
+    mask.paste(255, (8, 8, 24, 24))
+    fields = dict(task_type="inpainting", width=128, height=128, strength=1.0, steps=4, seed_image=source,
+                  mask_image=mask)
+    recorder = Recorder()
+    detail = np.asarray(engine.generate(sd15, make_input(**fields, mask_margin=32), on_step=recorder,
+                                        should_cancel=never), dtype=np.int16)
+    whole = run(engine, sd15, **fields)
+    original = np.asarray(source, dtype=np.int16)
+    # Outside the crop (mask box 8-24 plus 32 px: up to 56) nothing changed.
+    assert np.array_equal(detail[64:, :], original[64:, :]) and np.array_equal(detail[:, 64:], original[:, 64:])
+    # Inside the mask, the crop was repainted at full resolution: not what whole-image inpainting paints.
+    assert differ(detail[8:24, 8:24], whole[8:24, 8:24])
+    assert recorder.steps == [1, 2, 3, 4]  # the step count stays exact
+
+
+def test_mask_margin_is_for_inpainting_only(engine, sd15):
+    with pytest.raises(ValueError, match="mask margin applies to inpainting"):
+        run(engine, sd15, mask_margin=32)

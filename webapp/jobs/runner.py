@@ -59,6 +59,7 @@ def job_addons(params: dict) -> dict:
         "vae": AddOn(air=params["vae"], path=entries[params["vae"]].path) if params.get("vae") else None,
         "clip_skip": params.get("clipSkip", 0),
         "prompt_weighting": params.get("promptWeighting"),
+        "mask_margin": params.get("maskMargin"),
     }
 
 

@@ -16,7 +16,7 @@ from webapp.studio.fields import FieldError
 # The API allows up to 20 results per request; the studio form keeps batches small.
 FORM_MAX_RESULTS = 8
 FIELDS = ("positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed",
-          "numberResults", "width", "height", "strength", "vae", "clipSkip", "promptWeighting")
+          "numberResults", "width", "height", "strength", "vae", "clipSkip", "promptWeighting", "maskMargin")
 OUTPAINT_SIDES = ("top", "right", "bottom", "left")
 # A re-rendered form keeps an uploaded source up to this size inline, so it need not be picked again.
 KEEP_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -67,6 +67,8 @@ def inference_payload(post, files, task_type) -> dict:
         payload["seedImage"] = _image(files, post, "seedImage")
     if task_type == INPAINTING:
         payload["maskImage"] = _image(files, post, "maskImage")
+    else:
+        payload.pop("maskMargin", None)
     if task_type == OUTPAINTING:
         # The final size follows from the source and the extensions.
         payload.pop("width", None)

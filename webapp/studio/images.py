@@ -129,6 +129,8 @@ def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int
         fields.append(f"VAE: {_air_name(params['vae'])}")
     if params.get("embeddings"):
         fields.append(f"Embeddings: {'; '.join(_air_name(e['model']) for e in params['embeddings'])}")
+    if params.get("maskMargin"):
+        fields.append(f"Inpaint area: Only masked, Masked area padding: {params['maskMargin']}")
     if params.get("promptWeighting"):
         fields.append(f"Prompt weighting: {params['promptWeighting']}")
     fields.append(f"Steps run: {steps_run}")

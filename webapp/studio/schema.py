@@ -15,7 +15,7 @@ from typing import Any
 from generation import schedulers
 from generation.advice import step_advice
 from generation.architectures import CLIP_FAMILIES
-from generation.inputs import PROMPT_WEIGHTING
+from generation.inputs import MASK_MARGIN, MASK_MARGIN_FAMILIES, PROMPT_WEIGHTING
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import TASK_TYPES
 from webapp.studio import access
@@ -32,7 +32,7 @@ OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
 AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 # Runware features Stepwise does not offer: refused by name rather than silently ignored.
 UNSUPPORTED = ("controlNet", "ipAdapters", "refiner", "acceleratorOptions",
-               "puLID", "acePlusPlus", "referenceImages", "maskMargin")
+               "puLID", "acePlusPlus", "referenceImages")
 MAX_LORAS = 8
 MAX_EMBEDDINGS = 8
 LORA_WEIGHT = (-4.0, 4.0)
@@ -340,6 +340,14 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
                        "missingMaskImage")
         else:
             mask_image = _source_image(payload, "maskImage", errors, user=user)
+    if payload.get("maskMargin") not in (None, ""):
+        margin = read_int(payload, "maskMargin", errors, low=MASK_MARGIN[0], high=MASK_MARGIN[1])
+        if task_type != "inpainting":
+            errors.add("maskMargin", "maskMargin applies to inpainting only (a maskImage with a seedImage).")
+        elif model.family not in MASK_MARGIN_FAMILIES:
+            errors.add("maskMargin", f"maskMargin is not available for {arch.label} models.")
+        elif margin is not None:
+            params["maskMargin"] = margin
     if task_type == "outpainting":
         if payload.get("outpaint") in (None, "", {}):
             errors.add("outpaint", "outpaint is required: choose how far to extend each side.")

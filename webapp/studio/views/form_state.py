@@ -16,7 +16,7 @@ from webapp.studio.views.presenters import advice_items, model_advice, source_pr
 FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
     "width", "height", "strength", "seedImage", "maskImage", "outpaint",
-    "lora", "embeddings", "vae", "clipSkip", "promptWeighting",
+    "lora", "embeddings", "vae", "clipSkip", "promptWeighting", "maskMargin",
 }
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
