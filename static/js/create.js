@@ -64,7 +64,7 @@ export function init() {
   const pickers = setupPickers(page);
   const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice) });
   setupFields(page);
-  setupAddons(page, { pickers });
+  const addons = setupAddons(page, { pickers });
   const mask = taskType === "inpainting" ? setupMask(page, { bar }) : null;
   const outpaint = taskType === "outpainting" ? setupOutpaint(page, { pickers, bar }) : null;
   let pngParams = null;
@@ -75,7 +75,7 @@ export function init() {
       onFile: (file) => pngParams.offer(file),
     })
     : null;
-  pngParams = setupPngParams(page, { pickers, source });
+  pngParams = setupPngParams(page, { pickers, source, addons });
   guardSubmit(page, { bar, source, mask });
   page.update = () => {
     plan.update();

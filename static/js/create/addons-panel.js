@@ -112,8 +112,42 @@ export function setupAddons(page, { pickers }) {
       $("lora-add").click();
     }
   });
+  /**
+   * Fill the panel from a PNG's parameters (png-params.js); returns notes on what is not available.
+   * Stepwise's chunk names add-ons by AIR id; AUTOMATIC1111's text by name (the AIR id's name part).
+   */
+  function apply(values) {
+    const notes = [];
+    const airName = (air) => air.split(":").pop().split("@")[0];
+    const byName = (name) => data.loras.find((lora) => airName(lora.air) === name || lora.name === name);
+    const wanted = values.lora
+      ?? values.loraNames?.map(({ name, weight }) => ({ model: byName(name)?.air, name, weight }));
+    if (wanted) {
+      list.replaceChildren();
+      for (const lora of wanted) {
+        if (lora.model && byAir[lora.model]) addRow(lora.model, lora.weight);
+        else notes.push(`The LoRA ${lora.model || lora.name} is not available to you.`);
+      }
+    }
+    if (values.embeddings) {
+      document.querySelectorAll('#embeddings input[name="embeddings"]').forEach((box) => {
+        box.checked = values.embeddings.includes(box.value);
+      });
+    }
+    const vae = $("vae");
+    const vaeOption = vae && [...vae.options].find((option) =>
+      option.value && (option.value === values.vae || (values.vaeName && airName(option.value) === values.vaeName)));
+    if (vaeOption) vae.value = vaeOption.value;
+    else if (values.vae || values.vaeName) notes.push(`The VAE ${values.vae || values.vaeName} is not available to you.`);
+    if (values.clipSkip !== undefined && $("clipSkip")) $("clipSkip").value = String(values.clipSkip);
+    if ($("promptWeighting")) $("promptWeighting").checked = Boolean(values.promptWeighting);
+    if (values.maskMargin !== undefined && $("maskMargin")) $("maskMargin").value = values.maskMargin;
+    filter();
+    return notes;
+  }
+
   page.el.model.addEventListener("change", filter);
   for (const lora of data.initialLoras) addRow(lora.model, lora.weight);
   filter();
-  return { addRow, filter };
+  return { addRow, apply, filter };
 }
