@@ -127,7 +127,7 @@ def _embeddings(payload, errors: FieldErrors, *, user, model) -> list[dict]:
     result: list[dict] = []
     for index, item in enumerate(items or []):
         unknown = sorted(set(item) - {"model", "weight"})
-        if unknown or item.get("weight", 1) not in (1, 1.0):
+        if unknown or item.get("weight") not in (None, 1, 1.0):
             errors.add("embeddings", f"embeddings[{index}] takes a model only: an embedding acts at full strength "
                                      "where its token is written (weight it in the prompt instead).")
             return []
@@ -164,6 +164,8 @@ def _model_options(payload, params, errors: FieldErrors, *, user, model) -> None
         params["clipSkip"] = clip_skip
     weighting = payload.get("promptWeighting")
     if weighting not in (None, ""):
+        # The Python SDK sends "sdembeds": the names are matched without case.
+        weighting = next((name for name in PROMPT_WEIGHTING if str(weighting).lower() == name.lower()), weighting)
         if weighting not in PROMPT_WEIGHTING:
             errors.add("promptWeighting", f"promptWeighting must be one of {', '.join(PROMPT_WEIGHTING)}.")
         elif family not in CLIP_FAMILIES:
