@@ -223,9 +223,15 @@ class Engine:
     def _switch_on_loras(self, air: str, pipe, loras: tuple[AddOn, ...]) -> None:
         """Load each LoRA once per cached model, then activate exactly this job's, with its weights."""
         loaded = self._adapters.setdefault(air, {})
-        for lora in loras:
-            if lora.air not in loaded:
-                loaded[lora.air] = addons.load_lora(pipe, lora)
+        try:
+            for lora in loras:
+                if lora.air not in loaded:
+                    loaded[lora.air] = addons.load_lora(pipe, lora)
+        except Exception:
+            # An adapter loaded before the one that failed may be active: switch everything off.
+            if loaded:
+                pipe.disable_lora()
+            raise
         if loras:
             pipe.enable_lora()
             pipe.set_adapters([loaded[lora.air] for lora in loras], [lora.weight for lora in loras])

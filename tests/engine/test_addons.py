@@ -118,13 +118,18 @@ def test_peft_format_loads_too(engine, sd15, components, tmp_path):
     assert np.array_equal(run(engine, sd15), plain)
 
 
-def test_a_lora_that_does_not_fit_is_refused_by_name(engine, sd15, tmp_path):
+def test_a_lora_that_does_not_fit_is_refused_by_name(engine, sd15, components, tmp_path):
     path = tmp_path / "other.safetensors"
     save_file({"lora_unet_nowhere_to_q.lora_down.weight": torch.zeros(4, 5),
                "lora_unet_nowhere_to_q.lora_up.weight": torch.zeros(5, 4)}, str(path))
     plain = run(engine, sd15)
     with pytest.raises(ModelLoadError, match="local:other@1"):
         run(engine, sd15, loras=(AddOn(air="local:other@1", path=str(path)),))
+    assert np.array_equal(run(engine, sd15), plain)
+    # A good LoRA loaded just before the bad one is switched off again too.
+    good = AddOn(air="local:good@1", path=kohya_lora(tmp_path / "good.safetensors", components["sd15"], seed=6))
+    with pytest.raises(ModelLoadError):
+        run(engine, sd15, loras=(good, AddOn(air="local:other@1", path=str(path))))
     assert np.array_equal(run(engine, sd15), plain)
 
 
