@@ -11,6 +11,8 @@ from typing import TypedDict
 FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "zimage")
 # Flow-matching families move along a learned trajectory (FLUX, Z-Image); the others denoise.
 FLOW_MATCHING_FAMILIES: tuple[str, ...] = ("flux", "zimage")
+# Families whose text encoders are CLIP: clip skip and prompt weighting (compel) apply to them only.
+CLIP_FAMILIES: tuple[str, ...] = ("sd15", "sdxl")
 
 
 def is_flow_matching(family: str) -> bool:

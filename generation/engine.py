@@ -7,6 +7,10 @@ thread-safe: pipelines and schedulers are stateful, so a worker runs one generat
   task type reuses the loaded weights (`from_pipe`), never reloads.
 - Each job gets a fresh scheduler on its own pipeline object (sharing the cached components), so a
   job can never change another job's scheduler.
+- Add-ons (generation/addons.py) stay with the cached model they were put on: each LoRA is loaded
+  once as a named adapter, each embedding once under its token. A job switches on exactly its own
+  adapters with its weights and switches them all off when it ends, however it ends, so a LoRA
+  never leaks into the next job. A VAE override goes on the job's own pipeline object only.
 - `on_step(step, total, preview)` fires once per denoising step (preview None when
   `want_preview()` says nobody needs one), `total` being exactly
   `generation.steps.effective_steps(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
@@ -35,11 +39,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from generation import outpaint, schedulers  # noqa: E402
-from generation.architectures import ARCHITECTURES, is_flow_matching  # noqa: E402
+from generation import addons, outpaint, schedulers  # noqa: E402
+from generation.architectures import ARCHITECTURES, CLIP_FAMILIES, is_flow_matching  # noqa: E402
 
 # The engine's inputs and errors, defined without torch so that the job runner can import them.
 from generation.inputs import (  # noqa: E402,F401
+    MASK_MARGIN_FAMILIES,
+    PROMPT_WEIGHTING,
+    AddOn,
     GenerationCancelled,
     GenerationInput,
     ModelLoadError,
@@ -83,6 +90,10 @@ AUTO_PIPELINES = {
 
 OnStep = Callable[[int, int, "np.ndarray | None"], None]
 
+MAX_CLIP_SKIP = 2
+# Standalone VAEs kept loaded (per model they were built for), least recently used first out.
+VAE_CACHE_SIZE = 2
+
 
 class Engine:
     def __init__(self, *, device: str = "auto", cache_size: int = 2):
@@ -99,6 +110,12 @@ class Engine:
         self._latent_formats: dict[str, tuple] = {}
         # (folder, ContentChecker): the content checker last used, kept loaded.
         self._checker: tuple[str, Any] | None = None
+        # AIR id -> {LoRA AIR id: adapter name} loaded on that model's components.
+        self._adapters: dict[str, dict[str, str]] = {}
+        # AIR id -> {embedding AIR id: token} loaded into that model's tokenizers.
+        self._embeddings: dict[str, dict[str, str]] = {}
+        # (model AIR id, VAE AIR id) -> the loaded VAE; least recently used first.
+        self._vaes: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     # -- Device ---------------------------------------------------------------------------------
 
@@ -193,7 +210,63 @@ class Engine:
     def _evict_oldest(self) -> None:
         air, _ = self._cache.popitem(last=False)
         self._latent_formats.pop(air, None)
+        self._adapters.pop(air, None)
+        self._embeddings.pop(air, None)
+        for key in [key for key in self._vaes if key[0] == air]:
+            del self._vaes[key]
         _free_memory()
+
+    def loaded_addons(self, air: str) -> dict[str, list[str]]:
+        """The add-ons loaded on a cached model, by kind (for tests and the worker's status)."""
+        return {"lora": list(self._adapters.get(air, {})), "embeddings": list(self._embeddings.get(air, {})),
+                "vae": [vae for model, vae in self._vaes if model == air]}
+
+    # -- Add-ons --------------------------------------------------------------------------------
+
+    def _switch_on_loras(self, air: str, pipe, loras: tuple[AddOn, ...]) -> None:
+        """Load each LoRA once per cached model, then activate exactly this job's, with its weights."""
+        loaded = self._adapters.setdefault(air, {})
+        try:
+            for lora in loras:
+                if lora.air not in loaded:
+                    loaded[lora.air] = addons.load_lora(pipe, lora)
+        except Exception:
+            # An adapter loaded before the one that failed may be active: switch everything off.
+            if loaded:
+                pipe.disable_lora()
+            raise
+        if loras:
+            pipe.enable_lora()
+            pipe.set_adapters([loaded[lora.air] for lora in loras], [lora.weight for lora in loras])
+        elif loaded:
+            pipe.disable_lora()
+
+    def _switch_off_loras(self, air: str, pipe) -> None:
+        if self._adapters.get(air):
+            pipe.disable_lora()
+
+    def _load_embeddings(self, air: str, pipe, family: str, embeddings: tuple[AddOn, ...]) -> None:
+        """Each embedding's token is added once per cached model; a token only acts where it is written."""
+        loaded = self._embeddings.setdefault(air, {})
+        for embedding in embeddings:
+            if embedding.air in loaded:
+                continue
+            if embedding.token in loaded.values():
+                raise ValueError(f"Embedding {embedding.air}: token {embedding.token!r} is already taken by another "
+                                 "embedding on this model.")
+            addons.load_embedding(pipe, embedding, family)
+            loaded[embedding.air] = embedding.token
+
+    def _vae_for(self, air: str, pipe, vae: AddOn, family: str):
+        key = (air, vae.air)
+        if key in self._vaes:
+            self._vaes.move_to_end(key)
+            return self._vaes[key]
+        while len(self._vaes) >= VAE_CACHE_SIZE:
+            self._vaes.popitem(last=False)
+        module = addons.load_vae(vae, pipe.vae, device=self.device, dtype=pipe.vae.dtype)
+        self._vaes[key] = module
+        return module
 
     def _task_pipeline(self, air: str, kind: str):
         """The cached pipeline of `kind` for a loaded model, derived from its components (no reload)."""
@@ -245,22 +318,58 @@ class Engine:
                                strength=strength, scheduler_order=spec.order)
         if plan.steps < 1:
             raise ValueError(f"steps {inp.steps} x strength {strength:g} runs no denoising step.")
+        if not 0 <= inp.clip_skip <= MAX_CLIP_SKIP:
+            raise ValueError(f"clip_skip must be 0-{MAX_CLIP_SKIP}, not {inp.clip_skip}.")
+        if inp.clip_skip and family not in CLIP_FAMILIES:
+            raise ValueError(f"clip skip does not apply to {architecture.label}.")
+        if inp.prompt_weighting is not None and (inp.prompt_weighting not in PROMPT_WEIGHTING
+                                                 or family not in CLIP_FAMILIES):
+            raise ValueError(f"prompt weighting {inp.prompt_weighting!r} does not apply to {architecture.label}.")
+        if inp.mask_margin is not None and (inp.task_type != INPAINTING or family not in MASK_MARGIN_FAMILIES):
+            raise ValueError(f"mask margin applies to inpainting with {', '.join(MASK_MARGIN_FAMILIES)} models.")
         if should_cancel():  # cancelled while waiting: not even worth loading the model
             raise GenerationCancelled("Cancelled before the first step.")
 
-        # 2. The task's pipeline over the cached components, with this job's own fresh scheduler.
+        # 2. The model, with this job's add-ons: LoRAs switched on (and off again in every case),
+        # embeddings' tokens, the VAE override.
         self.load(source)
+        text_pipe = self._cache[source.air]["text"]
+        self._load_embeddings(source.air, text_pipe, family, inp.embeddings)
+        vae = self._vae_for(source.air, text_pipe, inp.vae, family) if inp.vae is not None else None
+        self._switch_on_loras(source.air, text_pipe, inp.loras)
+        try:
+            return self._generate(source, inp, family=family, spec=spec, plan=plan, strength=strength, vae=vae,
+                                  on_step=on_step, should_cancel=should_cancel, want_preview=want_preview)
+        finally:
+            self._switch_off_loras(source.air, text_pipe)
+
+    def _generate(self, source: ModelSource, inp: GenerationInput, *, family, spec, plan, strength, vae, on_step,
+                  should_cancel, want_preview) -> Image.Image:
+        # 2. The task's pipeline over the cached components, with this job's own fresh scheduler
+        # (and VAE, when the job overrides it: the cached pipelines keep theirs).
         kind = PIPELINE_KIND[inp.task_type]
         task_pipe = self._task_pipeline(source.air, kind)
         scheduler = schedulers.build(spec, task_pipe.scheduler.config)
         if hasattr(scheduler, "noise_sampler_seed"):
             # DPM++ SDE draws its Brownian noise from its own seed, random unless set: tie it to the job's.
             scheduler.noise_sampler_seed = inp.seed
-        pipe = AUTO_PIPELINES[kind].from_pipe(task_pipe, scheduler=scheduler)
+        overrides = {"vae": vae} if vae is not None else {}
+        pipe = AUTO_PIPELINES[kind].from_pipe(task_pipe, scheduler=scheduler, **overrides)
         pipe.set_progress_bar_config(disable=True)
 
-        # 3. Task inputs (images, masks) and what to do with the result.
+        # 3. Task inputs (images, masks) and what to do with the result; the prompt as text, or as
+        # compel's embeddings when it is weighted.
         kwargs, finish = _task_inputs(inp, family, strength)
+        prompt_kwargs: dict[str, Any] = {"prompt": inp.prompt}
+        if inp.prompt_weighting:
+            prompt_kwargs = addons.weighted_prompt_kwargs(
+                pipe, family, prompt=inp.prompt, negative_prompt=kwargs.pop("negative_prompt", None),
+                syntax=inp.prompt_weighting, clip_skip=inp.clip_skip)
+        elif inp.clip_skip and family == "sd15":
+            prompt_kwargs = addons.clip_skip_prompt_kwargs(
+                pipe, prompt=inp.prompt, negative_prompt=kwargs.pop("negative_prompt", None), clip_skip=inp.clip_skip)
+        elif inp.clip_skip:
+            prompt_kwargs["clip_skip"] = inp.clip_skip
 
         # 4. The step callback: map model evaluations to steps, preview, check for cancellation.
         previewer = LatentPreviewer(family, height=inp.height, width=inp.width,
@@ -289,7 +398,7 @@ class Engine:
         generator = torch.Generator(device="cpu").manual_seed(inp.seed)
         try:
             result = pipe(
-                prompt=inp.prompt,
+                **prompt_kwargs,
                 num_inference_steps=inp.steps,
                 guidance_scale=inp.cfg_scale,
                 generator=generator,
@@ -344,6 +453,9 @@ def _task_inputs(inp: GenerationInput, family: str, strength: float):
         if mask.size != size:
             mask = mask.resize(size, Image.Resampling.LANCZOS)
         kwargs.update(image=seed_image, mask_image=mask, strength=strength, width=inp.width, height=inp.height)
+        if inp.mask_margin:
+            # "Only masked": repaint a crop of the mask plus this margin at the full size, pasted back.
+            kwargs["padding_mask_crop"] = inp.mask_margin
 
         def paste_back(result):
             # Unmasked pixels stay the source's exactly, as with A1111's "inpaint full res" off.

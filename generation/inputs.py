@@ -17,6 +17,26 @@ class ModelSource:
     config_path: str = ""  # local diffusers config folder for single-file loads (offline)
 
 
+@dataclass(frozen=True)
+class AddOn:
+    """A catalog add-on a job puts on its checkpoint: a LoRA or LyCORIS (with its weight), a
+    textual-inversion embedding (with its prompt token) or a VAE. `path` is a .safetensors file
+    (or, for a VAE, a diffusers folder)."""
+
+    air: str
+    path: str
+    weight: float = 1.0
+    token: str = ""
+
+
+# promptWeighting values: compel's syntax, or AUTOMATIC1111's `(word:1.3)` (Runware's sdEmbeds).
+PROMPT_WEIGHTING = ("compel", "sdEmbeds")
+# maskMargin's range (pixels around the mask), and the families whose inpainting can crop to it
+# (diffusers' `padding_mask_crop`).
+MASK_MARGIN = (32, 128)
+MASK_MARGIN_FAMILIES = ("sd15", "sdxl", "flux")
+
+
 @dataclass
 class GenerationInput:
     task_type: str  # "textToImage" | "imageToImage" | "inpainting" | "outpainting"
@@ -32,6 +52,12 @@ class GenerationInput:
     seed_image: Any = None  # a PIL image, or None
     mask_image: Any = None  # a PIL image, white = repaint; same size as seed_image
     outpaint: dict | None = None  # {"top","right","bottom","left" (multiples of 64), "blur" 0-32}
+    loras: tuple[AddOn, ...] = ()  # LoRA/LyCORIS adapters with their weights (-4 to 4)
+    embeddings: tuple[AddOn, ...] = ()  # textual inversions, each with its token
+    vae: AddOn | None = None  # replaces the model's VAE for this job only
+    clip_skip: int = 0  # 0-2 extra CLIP layers to skip (diffusers' clip_skip); SD 1.5/SDXL only
+    prompt_weighting: str | None = None  # one of PROMPT_WEIGHTING, or None for the plain prompt
+    mask_margin: int | None = None  # inpainting: repaint a crop this far around the mask at full size
 
 
 class GenerationCancelled(Exception):

@@ -74,7 +74,7 @@ def test_import_detects_folders_and_checkpoints_and_skips_junk(db, tmp_path, cap
         "flux-dev.safetensors": "flux1d",
     }
     out = capsys.readouterr().out
-    assert "some-lora.safetensors: no known model layout" in out
+    assert "some-lora.safetensors: a LoRA in kohya format; no base model" in out
     assert "notes.safetensors: not a readable safetensors file" in out
 
     # Safe to run twice: nothing new, nothing duplicated.

@@ -57,7 +57,8 @@ def test_it_fills_defaults_from_the_model(alice, builtin_model):
     ("model", "civitai:9@9", "Unknown model"),
     ("outputType", "fax", "outputType must be one of"),
     ("outputFormat", "GIF", "outputFormat must be one of"),
-    ("lora", [{"model": "civitai:1@1", "weight": 1}], "not supported"),
+    ("lora", [{"model": "civitai:1@1", "weight": 1}], "Unknown LoRA"),
+    ("controlNet", [{"model": "civitai:1@1"}], "not supported"),
     ("positivePrompt", "x" * 3001, "2-3000"),
     ("positivePrompt", "", "required"),
 ])

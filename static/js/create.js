@@ -6,11 +6,13 @@
 //   source         the source image of the image tasks
 //   mask-panel     the inpainting mask
 //   outpaint-panel the outpainting sides and preview
+//   addons-panel   LoRAs with weight sliders and trigger words, embeddings, VAE, clip skip, weighting
 //   png-params     the offer to reuse the parameters a PNG carries
 //   submit         the submit button: blocked when nothing would run, checks on submit
 //   fields, dom    the prompt count and seed button; shared DOM helpers
 
 import { isImageTask, useVocabulary } from "./steps.js";
+import { setupAddons } from "./create/addons-panel.js";
 import { setupAdvice } from "./create/advice.js";
 import { $, readJson } from "./create/dom.js";
 import { setupFields } from "./create/fields.js";
@@ -79,6 +81,7 @@ export function init() {
   const pickers = setupPickers(page);
   const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice, page.el.costCaption, document.getElementById("time-estimate")) });
   setupFields(page);
+  const addons = setupAddons(page, { pickers });
   const mask = taskType === "inpainting" ? setupMask(page, { bar }) : null;
   const outpaint = taskType === "outpainting" ? setupOutpaint(page, { pickers, bar }) : null;
   let pngParams = null;
@@ -89,7 +92,7 @@ export function init() {
       onFile: (file) => pngParams.offer(file),
     })
     : null;
-  pngParams = setupPngParams(page, { pickers, source });
+  pngParams = setupPngParams(page, { pickers, source, addons });
   guardSubmit(page, { bar, source, mask });
   page.update = () => {
     plan.update();

@@ -146,8 +146,18 @@ export function parseA1111(text) {
   }
 
   const size = /^(\d+)\s*x\s*(\d+)$/.exec(String(pairs.Size ?? "").trim());
+  // A1111 writes each LoRA into the prompt as <lora:name:weight>: take them out as LoRA rows.
+  const loraNames = [];
+  const positive = prompt.join("\n").replace(/\s*<lora:([^:>]+)(?::([-+]?[\d.]+))?>/g, (_, name, weight) => {
+    loraNames.push({ name, weight: number(weight) ?? 1 });
+    return "";
+  });
+  const clipSkip = number(pairs["Clip skip"], { integer: true });
   return clean({
-    positivePrompt: prompt.join("\n"),
+    positivePrompt: positive,
+    loraNames: loraNames.length ? loraNames : undefined,
+    clipSkip: clipSkip >= 1 && clipSkip <= 3 ? clipSkip - 1 : undefined,  // A1111 counts the last layer as 1
+    vaeName: pairs.VAE,
     negativePrompt: negative.join("\n"),
     steps: number(pairs.Steps, { integer: true }),
     CFGScale: number(pairs["CFG scale"]),
@@ -188,6 +198,17 @@ export function parseStepwise(text) {
     width: number(request.width, { integer: true }),
     height: number(request.height, { integer: true }),
     strength: number(request.strength),
+    lora: Array.isArray(request.lora)
+      ? request.lora.filter((l) => l && typeof l.model === "string")
+        .map((l) => ({ model: l.model, weight: number(l.weight) ?? 1 }))
+      : undefined,
+    embeddings: Array.isArray(request.embeddings)
+      ? request.embeddings.filter((e) => e && typeof e.model === "string").map((e) => e.model)
+      : undefined,
+    vae: string(request.vae),
+    clipSkip: number(request.clipSkip, { integer: true }),
+    promptWeighting: string(request.promptWeighting),
+    maskMargin: number(request.maskMargin, { integer: true }),
   });
 }
 
@@ -220,5 +241,7 @@ export function describeParameters(values) {
   if (values.steps !== undefined) parts.push(`steps ${values.steps}`);
   if (values.seed !== undefined) parts.push(`seed ${values.seed}`);
   if (values.scheduler) parts.push(`scheduler ${values.scheduler}`);
+  const loras = (values.lora || values.loraNames || []).length;
+  if (loras) parts.push(loras === 1 ? "1 LoRA" : `${loras} LoRAs`);
   return parts.join(", ");
 }

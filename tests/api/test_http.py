@@ -98,7 +98,7 @@ def test_it_reports_each_bad_field_and_stores_nothing(client, alice_key, builtin
     assert {e["taskType"] for e in errors} == {"imageInference"}
     by_parameter = {e["parameter"]: e for e in errors}
     assert {"width", "CFGScale", "lora", "seedImage", "scheduler"} <= set(by_parameter)
-    assert by_parameter["lora"]["code"] == "unsupportedParameter"
+    assert by_parameter["lora"]["code"] == "invalidLora"
     assert by_parameter["scheduler"]["code"] == "invalidScheduler"
     assert by_parameter["CFGScale"]["type"] == "float"
     assert by_parameter["CFGScale"]["message"].startswith("CFGScale ")  # the API keeps its field names

@@ -159,12 +159,16 @@ async def test_a_bad_value_is_a_field_named_error(runware):
 
 
 async def test_an_unsupported_feature_is_refused_by_name(runware):
-    from runware import ILora
+    from runware import ILora, IRefiner
 
     with pytest.raises(RunwareAPIError) as caught:
-        await runware.imageInference(request(lora=[ILora(model="civitai:1@2", weight=1.0)]))
+        await runware.imageInference(request(refiner=IRefiner(model="civitai:1@2", startStep=2)))
     assert caught.value.code == "unsupportedParameter"
-    assert caught.value.error_data["parameter"] == "lora"
+    assert caught.value.error_data["parameter"] == "refiner"
+    # A LoRA the catalog does not have is named too.
+    with pytest.raises(RunwareAPIError) as caught:
+        await runware.imageInference(request(lora=[ILora(model="civitai:1@2", weight=1.0)]))
+    assert caught.value.code == "invalidLora" and caught.value.error_data["parameter"] == "lora"
 
 
 async def test_async_delivery_and_get_response(runware, server, alice_key):

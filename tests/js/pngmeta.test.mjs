@@ -131,3 +131,31 @@ test("the notice names what the PNG carries", () => {
     "prompt, steps 30, seed 7, scheduler DPM++ 2M Karras");
   assert.equal(describeParameters({ steps: 4 }), "steps 4");
 });
+
+test("A1111 add-ons: <lora:name:weight> tags leave the prompt as LoRA rows; clip skip and VAE", () => {
+  const text = [
+    "a fox <lora:ohwx-person:0.8> in snow <lora:detail>",
+    "Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 3, Size: 512x512, Clip skip: 2, VAE: mse",
+  ].join("\n");
+  const values = parseA1111(text);
+  assert.equal(values.positivePrompt, "a fox in snow");
+  assert.deepEqual(values.loraNames, [{ name: "ohwx-person", weight: 0.8 }, { name: "detail", weight: 1 }]);
+  assert.equal(values.clipSkip, 1);
+  assert.equal(values.vaeName, "mse");
+  assert.match(describeParameters(values), /2 LoRAs/);
+});
+
+test("Stepwise's chunk carries the add-ons by AIR id", () => {
+  const request = {
+    positivePrompt: "a fox", steps: 20, lora: [{ model: "local:ohwx@1", weight: -1.5 }, { nonsense: 1 }],
+    embeddings: [{ model: "local:easyneg@1" }], vae: "local:mse@1", clipSkip: 1, promptWeighting: "sdEmbeds",
+    maskMargin: 64,
+  };
+  const { values } = generationParameters({ stepwise: JSON.stringify(request) });
+  assert.deepEqual(values.lora, [{ model: "local:ohwx@1", weight: -1.5 }]);
+  assert.deepEqual(values.embeddings, ["local:easyneg@1"]);
+  assert.equal(values.vae, "local:mse@1");
+  assert.equal(values.clipSkip, 1);
+  assert.equal(values.promptWeighting, "sdEmbeds");
+  assert.equal(values.maskMargin, 64);
+});

@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import connections, transaction
 from django.utils import timezone
 
-from generation.inputs import GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
+from generation.inputs import AddOn, GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
 from generation.publisher import ProgressPublisher, encode_replay_preview, replay_steps
 from generation.safety import blurred
 from webapp.jobs import outbound
@@ -49,6 +49,29 @@ def model_source(entry: ModelEntry) -> ModelSource:
     return ModelSource(air=entry.air, architecture=entry.architecture, path=entry.path, config_path=entry.config_path)
 
 
+def job_addons(params: dict) -> dict:
+    """The engine's add-on inputs for a job's stored `lora`, `embeddings`, `vae`, `clipSkip`, `promptWeighting`.
+
+    Raises ModelLoadError when an add-on left the catalog after the job was accepted.
+    """
+    airs = [item["model"] for item in params.get("lora", []) + params.get("embeddings", [])]
+    airs += [params["vae"]] if params.get("vae") else []
+    entries = {entry.air: entry for entry in ModelEntry.objects.filter(air__in=airs)}
+    missing = [air for air in airs if air not in entries]
+    if missing:
+        raise ModelLoadError(f"{', '.join(missing)} is no longer in the catalog.")
+    return {
+        "loras": tuple(AddOn(air=item["model"], path=entries[item["model"]].path, weight=item["weight"])
+                       for item in params.get("lora", [])),
+        "embeddings": tuple(AddOn(air=item["model"], path=entries[item["model"]].path,
+                                  token=entries[item["model"]].token) for item in params.get("embeddings", [])),
+        "vae": AddOn(air=params["vae"], path=entries[params["vae"]].path) if params.get("vae") else None,
+        "clip_skip": params.get("clipSkip", 0),
+        "prompt_weighting": params.get("promptWeighting"),
+        "mask_margin": params.get("maskMargin"),
+    }
+
+
 def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     """Run one claimed job to the end on `engine`; every failure becomes an outcome, not an exception.
 
@@ -72,6 +95,10 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
         mask_image = _open_source(params["maskImage"]) if params.get("maskImage") else None
 
         # 2. Model
+        try:
+            addons = job_addons(params)
+        except ModelLoadError as exc:
+            return Outcome(Job.Status.FAILED, error=str(exc))
         try:
             load_seconds = engine.load(source)
         except ModelLoadError as exc:
@@ -104,6 +131,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 seed_image=seed_image,
                 mask_image=mask_image,
                 outpaint=params.get("outpaint"),
+                **addons,
             )
             started = time.monotonic()
             replay: dict[int, bytes] = {}

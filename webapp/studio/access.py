@@ -53,8 +53,18 @@ def models_for(user):
     ).distinct()
 
 
+def checkpoints_for(user):
+    """The models a job can run (not add-ons such as LoRAs or VAEs)."""
+    return models_for(user).filter(kind=ModelEntry.Kind.CHECKPOINT)
+
+
+def addons_for(user, *kinds):
+    """Enabled add-ons of these kinds (LoRA, embedding, VAE...) this user may put on a checkpoint."""
+    return models_for(user).filter(enabled=True, kind__in=kinds)
+
+
 def default_model_for(user) -> ModelEntry | None:
-    visible = models_for(user).filter(enabled=True)
+    visible = checkpoints_for(user).filter(enabled=True)
     return visible.filter(is_default=True).first() or visible.first()
 
 

@@ -65,20 +65,24 @@ def _detected_label(candidate):
 @admin.register(ModelEntry)
 class ModelEntryAdmin(admin.ModelAdmin):
     change_list_template = "admin/studio/modelentry/change_list.html"
-    list_display = ["name", "air", "architecture", "enabled", "is_default", "recommended", "load_status"]
-    list_filter = ["architecture", "enabled", "teams"]
+    list_display = ["name", "air", "kind", "architecture", "enabled", "is_default", "recommended", "load_status"]
+    list_filter = ["kind", "architecture", "enabled", "teams"]
     search_fields = ["name", "air", "path", "notes"]
     filter_horizontal = ["teams"]
     readonly_fields = ["is_default", "builtin", "load_error", "last_load_seconds", "created_at"]
     actions = ["test_load", "profile_steps", "make_default"]
     fieldsets = [
-        (None, {"fields": ["air", "name", "architecture", "enabled", "is_default", "builtin", "notes",
+        (None, {"fields": ["air", "name", "kind", "architecture", "enabled", "is_default", "builtin", "notes",
                            "example_prompts", "preview"]}),
+        ("Add-on", {"fields": ["trigger_words", "default_weight"],
+                    "description": "LoRA and LyCORIS: trigger words and the weight forms preselect. Embedding: its "
+                                   "prompt token. An add-on fits every checkpoint of its architecture's family."}),
         ("Source", {"fields": ["path", "config_path"],
                     "description": "A diffusers folder, or a single .safetensors file (with a local config folder "
                                    "when the hub cannot be reached)."}),
         ("Defaults", {"fields": [("default_steps", "default_cfg", "default_scheduler"), "default_strength",
-                                 ("default_width", "default_height"), ("min_steps", "max_steps")],
+                                 ("default_width", "default_height"), ("min_steps", "max_steps"),
+                                 "default_clip_skip"],
                       "description": "Blank values come from the architecture: standard models 25-30 steps, "
                                      "distilled models (LCM, Lightning, Turbo, Schnell) 4-8."}),
         ("Access", {"fields": ["teams"]}),
@@ -178,9 +182,15 @@ class ModelEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test load in a worker (reports time or error)")
     def test_load(self, request, queryset):
-        for entry in queryset:
+        # Add-ons load onto a checkpoint with a job; alone there is nothing a worker could load.
+        addons = queryset.exclude(kind=ModelEntry.Kind.CHECKPOINT)
+        if addons.exists():
+            self.message_user(request, f"Skipped {addons.count()} add-on(s): only checkpoints can be test-loaded.",
+                              messages.WARNING)
+        checkpoints = queryset.filter(kind=ModelEntry.Kind.CHECKPOINT)
+        for entry in checkpoints:
             queue.model_test_load(entry=entry)
-        self.message_user(request, f"Queued a test load of {queryset.count()} model(s); reload this page for the "
+        self.message_user(request, f"Queued a test load of {checkpoints.count()} model(s); reload this page for the "
                                    "result in the load column.", messages.INFO)
 
     @admin.action(description="Make default")
@@ -188,7 +198,12 @@ class ModelEntryAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one model to make the default.", messages.ERROR)
             return
-        entry = model_make_default(entry=queryset.get())
+        entry = queryset.get()
+        if entry.kind != ModelEntry.Kind.CHECKPOINT:
+            self.message_user(request, f"{entry.name} is a {entry.get_kind_display()}: only a checkpoint can be the "
+                                       "default model.", messages.ERROR)
+            return
+        entry = model_make_default(entry=entry)
         self.message_user(request, f"{entry.name} is now the default model.", messages.SUCCESS)
 
 

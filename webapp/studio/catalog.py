@@ -83,9 +83,11 @@ def model_import(*, path: Path, detection: Detection, config_path: str = "", ena
     return ModelEntry.objects.create(
         air=_new_air(path),
         name=path.stem.replace("_", " ").replace("-", " ").strip() or path.name,
+        kind=detection.kind,
         architecture=detection.architecture,
         path=str(path),
-        config_path=config_path if path.is_file() else "",
+        config_path=config_path if path.is_file() and detection.kind == ModelEntry.Kind.CHECKPOINT else "",
+        trigger_words=", ".join(detection.trigger_words),
         enabled=enabled,
         notes=f"Imported from {path}: {detection.reason}.",
     )

@@ -17,7 +17,7 @@ from webapp.studio.fields import FieldError
 # The API allows up to 20 results per request; the studio form keeps batches small.
 FORM_MAX_RESULTS = 8
 FIELDS = ("positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed",
-          "numberResults", "width", "height", "strength")
+          "numberResults", "width", "height", "strength", "vae", "clipSkip", "promptWeighting", "maskMargin")
 OUTPAINT_SIDES = ("top", "right", "bottom", "left")
 # A re-rendered form keeps an uploaded source up to this size inline, so it need not be picked again.
 KEEP_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -54,12 +54,22 @@ def inference_payload(post, files, task_type) -> dict:
         value = post.get(name, "").strip()
         if value != "":
             payload[name] = value
+    # One row per LoRA: its AIR id and its weight slider, in the order they were added.
+    loras = [{"model": air, "weight": weight.strip()}
+             for air, weight in zip(post.getlist("loraModel"), post.getlist("loraWeight"), strict=False)]
+    if loras:
+        payload["lora"] = [{k: v for k, v in lora.items() if v != ""} for lora in loras]
+    embeddings = [air for air in post.getlist("embeddings") if air]
+    if embeddings:
+        payload["embeddings"] = [{"model": air} for air in embeddings]
     if task_type == TEXT_TO_IMAGE:
         payload.pop("strength", None)
     else:
         payload["seedImage"] = _image(files, post, "seedImage")
     if task_type == INPAINTING:
         payload["maskImage"] = _image(files, post, "maskImage")
+    else:
+        payload.pop("maskMargin", None)
     if task_type == OUTPAINTING:
         # The final size follows from the source and the extensions.
         payload.pop("width", None)
@@ -119,7 +129,9 @@ def form_errors(errors: dict[str, str]) -> dict[str, str]:
 
 def values_from_post(post, files, payload, errors) -> dict:
     """What the re-rendered form shows: the user's own values, and their upload kept inline."""
-    values = {key: post.get(key, "") for key in post if key != "csrfmiddlewaretoken"}
+    values: dict[str, Any] = {key: post.get(key, "") for key in post if key != "csrfmiddlewaretoken"}
+    values["lora"] = payload.get("lora", [])
+    values["embeddings"] = [item["model"] for item in payload.get("embeddings", [])]
     for name in ("seedImage", "maskImage"):
         data = payload.get(name)
         if isinstance(data, bytes) and name not in errors and len(data) <= KEEP_UPLOAD_BYTES:

@@ -121,13 +121,22 @@ def encode(image: PILImage.Image, fmt: str, quality: int = 95) -> tuple[bytes, s
     return out.getvalue(), "image/jpeg"
 
 
+def _air_name(air: str) -> str:
+    """`civitai:58390@62833` -> `58390`; `local:ohwx-person@1` -> `ohwx-person`."""
+    return air.split(":", 1)[-1].split("@", 1)[0]
+
+
 def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int) -> str:
     """The `parameters` text AUTOMATIC1111 writes and CivitAI reads back."""
     scheduler = params.get("scheduler", "")
     sampler, schedule_type = scheduler, ""
     if scheduler.endswith(" Karras"):
         sampler, schedule_type = scheduler[: -len(" Karras")], "Karras"
-    lines = [params.get("positivePrompt", "")]
+    prompt = params.get("positivePrompt", "")
+    # AUTOMATIC1111 writes its LoRAs into the prompt as <lora:name:weight>.
+    for lora in params.get("lora", []):
+        prompt += f" <lora:{_air_name(lora['model'])}:{lora['weight']:g}>"
+    lines = [prompt]
     if params.get("negativePrompt"):
         lines.append(f"Negative prompt: {params['negativePrompt']}")
     fields = [
@@ -144,6 +153,16 @@ def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int
     ]
     if "strength" in params:
         fields.append(f"Denoising strength: {params['strength']:g}")
+    if params.get("clipSkip"):
+        fields.append(f"Clip skip: {params['clipSkip'] + 1}")  # A1111 counts the last layer as 1
+    if params.get("vae"):
+        fields.append(f"VAE: {_air_name(params['vae'])}")
+    if params.get("embeddings"):
+        fields.append(f"Embeddings: {'; '.join(_air_name(e['model']) for e in params['embeddings'])}")
+    if params.get("maskMargin"):
+        fields.append(f"Inpaint area: Only masked, Masked area padding: {params['maskMargin']}")
+    if params.get("promptWeighting"):
+        fields.append(f"Prompt weighting: {params['promptWeighting']}")
     fields.append(f"Steps run: {steps_run}")
     fields.append(f"AIR: {params['model']}")
     lines.append(", ".join(fields))

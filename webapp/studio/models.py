@@ -67,15 +67,40 @@ class Profile(models.Model):
 
 
 class ModelEntry(models.Model):
-    """An admin-managed catalog entry, named by its AIR id (`<source>:<id>@<version>`)."""
+    """An admin-managed catalog entry, named by its AIR id (`<source>:<id>@<version>`).
+
+    A checkpoint is what a job runs; the other kinds are add-ons a job puts on a checkpoint of the
+    same family (a LoRA, an embedding or a VAE made for SD 1.5 fits SD 1.5 and SD 1.5 LCM).
+    """
+
+    class Kind(models.TextChoices):
+        CHECKPOINT = "checkpoint", "Checkpoint"
+        LORA = "lora", "LoRA"
+        LYCORIS = "lycoris", "LyCORIS / LoCon"
+        EMBEDDING = "embedding", "Embedding (textual inversion)"
+        VAE = "vae", "VAE"
+        SAFETY_CHECKER = "safety_checker", "Safety checker"
 
     air = models.CharField("AIR id", max_length=200, unique=True)
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CHECKPOINT, db_index=True)
     architecture = models.CharField(
-        max_length=20, choices=[(a.key, a.label) for a in ARCHITECTURES.values()], default="sd15"
+        "base architecture", max_length=20, choices=[(a.key, a.label) for a in ARCHITECTURES.values()],
+        default="sd15",
+        help_text="For add-ons: the architecture it was made for; it fits every architecture of the same family.",
     )
     path = models.CharField(
-        max_length=500, help_text="A local diffusers folder or a single .safetensors checkpoint file."
+        max_length=500,
+        help_text="A local diffusers folder or a single .safetensors file (checkpoint, LoRA, embedding or VAE).",
+    )
+    trigger_words = models.CharField(
+        max_length=500, blank=True,
+        help_text="LoRA: comma-separated words that call it up in a prompt. Embedding: its prompt token "
+                  "(blank: the AIR id's name).",
+    )
+    default_weight = models.FloatField(default=1.0, help_text="LoRA: the weight a form preselects (-4 to 4).")
+    default_clip_skip = models.PositiveSmallIntegerField(
+        "default clip skip", null=True, blank=True, help_text="Checkpoint: 0-2 extra CLIP layers to skip; blank is 0."
     )
     config_path = models.CharField(
         max_length=500,
@@ -107,11 +132,36 @@ class ModelEntry(models.Model):
         verbose_name = "model"
         ordering = ["-is_default", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model")
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model"),
+            models.CheckConstraint(condition=Q(is_default=False) | Q(kind="checkpoint"), name="default_is_checkpoint"),
+            models.CheckConstraint(condition=Q(default_weight__gte=-4, default_weight__lte=4),
+                                   name="default_weight_range"),
+            models.CheckConstraint(condition=Q(default_clip_skip__isnull=True) | Q(default_clip_skip__lte=2),
+                                   name="default_clip_skip_range"),
         ]
 
     def __str__(self):
         return f"{self.name} ({self.air})"
+
+    @property
+    def family(self) -> str:
+        return self.arch.family
+
+    def fits(self, checkpoint: "ModelEntry") -> bool:
+        """Whether this add-on can be used with `checkpoint` (same pipeline family)."""
+        return self.family == checkpoint.family
+
+    @property
+    def trigger_word_list(self) -> list[str]:
+        return [w.strip() for w in self.trigger_words.split(",") if w.strip()]
+
+    @property
+    def token(self) -> str:
+        """An embedding's prompt token: its first trigger word, else the name part of its AIR id."""
+        words = self.trigger_word_list
+        if words:
+            return words[0]
+        return self.air.split(":", 1)[-1].split("@", 1)[0]
 
     @property
     def arch(self) -> Architecture:
@@ -146,6 +196,7 @@ class ModelEntry(models.Model):
             "strength": self.default_strength if self.default_strength is not None else 0.8,
             "width": self.default_width or arch.default_size,
             "height": self.default_height or arch.default_size,
+            "clipSkip": self.default_clip_skip or 0,
         }
 
 

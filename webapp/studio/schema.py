@@ -16,6 +16,8 @@ from django.conf import settings
 
 from generation import schedulers
 from generation.advice import step_advice
+from generation.architectures import CLIP_FAMILIES
+from generation.inputs import MASK_MARGIN, MASK_MARGIN_FAMILIES, PROMPT_WEIGHTING
 from generation.steps import StepPlan, effective_steps
 from generation.task_types import TASK_TYPES
 from webapp.studio import access
@@ -42,12 +44,10 @@ AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 # Runware features Stepwise does not offer: refused by name rather than silently ignored, whenever
 # the value asks for something (see `_asks_for_something`). The API page lists each with its reason
 # (webapp/api/protocol/field_table.py).
-UNSUPPORTED = ("lora", "controlNet", "ipAdapters", "embeddings", "refiner", "vae", "acceleratorOptions",
-               "puLID", "acePlusPlus", "referenceImages", "maskMargin", "clipSkip", "promptWeighting",
-               "instantID", "photoMaker", "advancedFeatures", "ultralytics", "providerSettings", "settings",
-               "resolution", "upscaleFactor", "useCache", "acceleration")
+UNSUPPORTED = ("controlNet", "ipAdapters", "refiner", "acceleratorOptions", "puLID", "acePlusPlus",
+               "referenceImages", "instantID", "photoMaker", "advancedFeatures", "ultralytics",
+               "providerSettings", "settings", "resolution", "upscaleFactor", "useCache", "acceleration")
 UNSUPPORTED_MESSAGES = {
-    "clipSkip": "clipSkip: only 0 (skip no CLIP layer) is supported by this server.",
     "acceleration": 'acceleration: only "none" is supported by this server.',
     "acceleratorOptions": "acceleratorOptions: TeaCache, FBCache and DeepCache are not supported by this server; "
                           "send them off or leave acceleratorOptions out.",
@@ -60,6 +60,10 @@ ACCELERATOR_SWITCHES = ("fbcache", "teaCache", "deepCache")
 BLANK_PROMPT = "__BLANK__"  # Runware's "no prompt at all"
 # The nested image inputs (`inputs: {...}`) and the flat field each one stands for.
 NESTED_INPUTS = {"seedImage": "seedImage", "mask": "maskImage", "referenceImages": "referenceImages"}
+MAX_LORAS = 8
+MAX_EMBEDDINGS = 8
+LORA_WEIGHT = (-4.0, 4.0)
+MAX_CLIP_SKIP = 2
 
 
 @dataclass
@@ -187,6 +191,117 @@ def _prompt(payload, name, errors, *, required):
     return value
 
 
+def _addon(user, air, name, kinds, label, model, errors: FieldErrors) -> ModelEntry | None:
+    """The catalog add-on `air` of one of `kinds` that this user may use and that fits `model`."""
+    if not isinstance(air, str) or len(air) > 200 or not AIR_PATTERN.match(air.strip()):
+        errors.add(name, f"{name} must be an AIR id such as civitai:58390@62833.")
+        return None
+    entry = access.addons_for(user, *kinds).filter(air=air.strip()).first()
+    if entry is None:
+        errors.add(name, f"Unknown {label} {air!r}, or not enabled for your team.", f"invalid{name[:1].upper()}"
+                                                                                     f"{name[1:].split('[')[0]}")
+        return None
+    if not entry.fits(model):
+        errors.add(name, f"{label} {entry.air} ({entry.name}) is made for {entry.arch.label}; {model.name} is "
+                         f"{model.arch.label}.", "incompatibleArchitecture")
+        return None
+    return entry
+
+
+def _addon_list(value, name, errors: FieldErrors, *, most: int) -> list[dict] | None:
+    if value in (None, []):
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        errors.add(name, f"{name} must be a list of objects such as {{\"model\": \"civitai:58390@62833\"}}.")
+        return None
+    if len(value) > most:
+        errors.add(name, f"{name} may hold at most {most} entries, not {len(value)}.")
+        return None
+    return value
+
+
+def read_loras(payload, name, errors: FieldErrors, *, user, model) -> list[dict]:
+    """`lora: [{model, weight}]` (weight -4 to 4, default the entry's): LoRA and LyCORIS entries that fit
+    the model, each once. Returns the normalized list; errors name `name`."""
+    items = _addon_list(payload.get(name), name, errors, most=MAX_LORAS)
+    result: list[dict] = []
+    for index, item in enumerate(items or []):
+        unknown = sorted(set(item) - {"model", "weight"})
+        if unknown:
+            errors.add(name, f"{name}[{index}] has unsupported keys: {', '.join(unknown)} (model and weight only).")
+            return []
+        entry = _addon(user, item.get("model"), name, (ModelEntry.Kind.LORA, ModelEntry.Kind.LYCORIS), "LoRA",
+                       model, errors)
+        if entry is None:
+            return []
+        weight = read_float(item, "weight", errors, low=LORA_WEIGHT[0], high=LORA_WEIGHT[1],
+                            default=entry.default_weight)
+        if errors.has("weight"):
+            errors.items = [e for e in errors.items if e.parameter != "weight"]
+            errors.add(name, f"{name}[{index}].weight must be a number from -4 to 4.")
+            return []
+        if any(existing["model"] == entry.air for existing in result):
+            errors.add(name, f"{name} names {entry.air} twice.")
+            return []
+        result.append({"model": entry.air, "weight": weight})
+    return result
+
+
+def _embeddings(payload, errors: FieldErrors, *, user, model) -> list[dict]:
+    items = _addon_list(payload.get("embeddings"), "embeddings", errors, most=MAX_EMBEDDINGS)
+    result: list[dict] = []
+    for index, item in enumerate(items or []):
+        unknown = sorted(set(item) - {"model", "weight"})
+        if unknown or item.get("weight") not in (None, 1, 1.0):
+            errors.add("embeddings", f"embeddings[{index}] takes a model only: an embedding acts at full strength "
+                                     "where its token is written (weight it in the prompt instead).")
+            return []
+        entry = _addon(user, item.get("model"), "embeddings", (ModelEntry.Kind.EMBEDDING,), "embedding", model,
+                       errors)
+        if entry is None:
+            return []
+        if any(existing["model"] == entry.air for existing in result):
+            errors.add("embeddings", f"embeddings names {entry.air} twice.")
+            return []
+        result.append({"model": entry.air})
+    return result
+
+
+def _model_options(payload, params, errors: FieldErrors, *, user, model) -> None:
+    """LoRAs, embeddings, the VAE, clip skip and prompt weighting: each checked against the model."""
+    family = model.family
+    loras = read_loras(payload, "lora", errors, user=user, model=model)
+    if loras:
+        params["lora"] = loras
+    embeddings = _embeddings(payload, errors, user=user, model=model)
+    if embeddings:
+        params["embeddings"] = embeddings
+    if payload.get("vae") not in (None, ""):
+        vae = _addon(user, payload["vae"], "vae", (ModelEntry.Kind.VAE,), "VAE", model, errors)
+        if vae is not None:
+            params["vae"] = vae.air
+    clip_skip = read_int(payload, "clipSkip", errors, low=0, high=MAX_CLIP_SKIP, default=model.default_clip_skip or 0)
+    if clip_skip and family not in CLIP_FAMILIES:
+        if payload.get("clipSkip") not in (None, ""):
+            errors.add("clipSkip", f"clipSkip applies to SD 1.5 and SDXL models; {model.arch.label} has no CLIP "
+                                   "layers to skip.")
+    elif clip_skip:
+        params["clipSkip"] = clip_skip
+    weighting = payload.get("promptWeighting")
+    if weighting not in (None, ""):
+        # The Python SDK sends "sdembeds": the names are matched without case.
+        weighting = next((name for name in PROMPT_WEIGHTING if str(weighting).lower() == name.lower()), weighting)
+        if weighting not in PROMPT_WEIGHTING:
+            errors.add("promptWeighting", f"promptWeighting must be one of {', '.join(PROMPT_WEIGHTING)}.")
+        elif family not in CLIP_FAMILIES:
+            errors.add("promptWeighting", f"promptWeighting applies to SD 1.5 and SDXL models, not "
+                                          f"{model.arch.label}: write the prompt without weights.")
+        elif params.get("clipSkip"):
+            errors.add("promptWeighting", "promptWeighting cannot be combined with clipSkip; set clipSkip to 0.")
+        else:
+            params["promptWeighting"] = weighting
+
+
 def infer_task_type(payload) -> str:
     if payload.get("outpaint"):
         return "outpainting"
@@ -272,8 +387,12 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     elif not isinstance(model_air, str) or len(model_air) > 200 or not AIR_PATTERN.match(model_air.strip()):
         errors.add("model", "model must be an AIR id such as civitai:101055@128078.")
     else:
-        model = access.models_for(user).filter(air=model_air.strip()).first()
-        if model is None:
+        model = access.checkpoints_for(user).filter(air=model_air.strip()).first()
+        addon = None if model else access.models_for(user).filter(air=model_air.strip(), enabled=True).first()
+        if addon is not None:
+            errors.add("model", f"{addon.air} is a {addon.get_kind_display()}, not a checkpoint: name a checkpoint "
+                                "as model and put add-ons in lora, embeddings or vae.", "invalidModel")
+        elif model is None:
             errors.add("model", f"Unknown model {model_air!r}, or not enabled for your team.", "invalidModel")
     if model is None:
         raise InvalidRequest(errors.items)
@@ -341,6 +460,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
         if bad_character(task_uuid):
             errors.add("taskUUID", "taskUUID must be a UUID string.")
         params["taskUUID"] = task_uuid
+    _model_options(payload, params, errors, user=user, model=model)
 
     # 4. Images and sizes
     seed_image = mask_image = None
@@ -366,6 +486,14 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
                        "missingMaskImage")
         else:
             mask_image = _source_image(payload, "maskImage", errors, user=user)
+    if payload.get("maskMargin") not in (None, ""):
+        margin = read_int(payload, "maskMargin", errors, low=MASK_MARGIN[0], high=MASK_MARGIN[1])
+        if task_type != "inpainting":
+            errors.add("maskMargin", "maskMargin applies to inpainting only (a maskImage with a seedImage).")
+        elif model.family not in MASK_MARGIN_FAMILIES:
+            errors.add("maskMargin", f"maskMargin is not available for {arch.label} models.")
+        elif margin is not None:
+            params["maskMargin"] = margin
     if task_type == "outpainting":
         if payload.get("outpaint") in (None, "", {}):
             errors.add("outpaint", "outpaint is required: choose how far to extend each side.")

@@ -5,7 +5,7 @@
 import { describeParameters, pngParameters } from "../pngmeta.js";
 import { $, setValue } from "./dom.js";
 
-export function setupPngParams(page, { pickers, source }) {
+export function setupPngParams(page, { pickers, source, addons }) {
   const { el, modelsByAir, imageTask } = page;
   const slot = $("png-params");
   const template = $("png-params-template");
@@ -47,6 +47,8 @@ export function setupPngParams(page, { pickers, source }) {
     if (imageTask && el.strength && values.strength >= 0 && values.strength <= 1) {
       setValue(el.strength, el.strengthRange, values.strength.toFixed(2));
     }
+    // 4. Add-ons: LoRAs with their weights, embeddings, the VAE, clip skip, weighting.
+    notes.push(...addons.apply(values));
     pickers.renderSchedulerInfo(pickers.currentScheduler());
     pickers.renderPresets(pickers.currentModel());
     page.update();

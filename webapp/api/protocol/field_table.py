@@ -38,7 +38,13 @@ HONOURED = {
     "webhookURL": "Each result and each error is POSTed there, with retries; the same address rules as URL fetch.",
     "uploadEndpoint": "Each image is PUT there; a failed upload is the task's error.",
     "ttl": "Lifetime of imageURL in seconds: at least 60, at most the admin's maximum.",
+    "lora": "[{model, weight}]: catalog LoRAs of the model's family, weight -4 to 4, up to 8 (docs/addons.md).",
     "lycoris": "The same as lora: merged into one list that takes lora's path.",
+    "embeddings": "[{model}]: textual-inversion embeddings from the catalog, usable by their token.",
+    "vae": "A catalog VAE of the model's family, for this job only.",
+    "clipSkip": "0-2 CLIP layers skipped (SD 1.5, SDXL); 0 means none; the catalog sets the default.",
+    "promptWeighting": "compel or sdEmbeds: (word:1.3) weighting through compel (SD 1.5, SDXL).",
+    "maskMargin": "32-128: inpainting repaints a crop around the mask at full resolution.",
     "safety": "checkContent runs the admin's content checker: NSFWContent on each result; mode flag (default), "
               "blur or withhold. Refused by name when no checker is installed; checkInputs is refused.",
     "checkNSFW": "The older form of safety.checkContent.",
@@ -49,19 +55,14 @@ HONOURED = {
 # Runware features Stepwise does not offer. The validator refuses each by name
 # (webapp/studio/schema.py::UNSUPPORTED) when its value asks for something.
 REFUSED = {
-    "lora": "LoRA adapters (see the add-ons issue).",
     "controlNet": "ControlNet guidance.",
     "ipAdapters": "IP-Adapters.",
-    "embeddings": "Textual-inversion embeddings.",
     "refiner": "An SDXL refiner model.",
-    "vae": "A replacement VAE.",
     "puLID": "PuLID identity guidance.",
     "acePlusPlus": "ACE++ editing.",
     "instantID": "InstantID.",
     "photoMaker": "PhotoMaker.",
     "referenceImages": "Reference images (also inside inputs).",
-    "maskMargin": "Inpainting at a higher resolution around the mask.",
-    "promptWeighting": "compel / sdEmbeds prompt weighting.",
     "advancedFeatures": "layerDiffuse (transparency), hiresFix, fluxKontext, regionalPrompting, watermark.",
     "ultralytics": "Face and hand detailing.",
     "providerSettings": "Settings of third-party providers.",
@@ -69,7 +70,6 @@ REFUSED = {
     "resolution": "Runware's resolution presets; send width and height.",
     "upscaleFactor": "Upscaling (Runware's imageUpscale).",
     "useCache": "Runware's result cache (false is accepted).",
-    "clipSkip": "Skipping CLIP layers; 0 (skip none, what Runware's ComfyUI node sends) is accepted.",
     "acceleration": 'Runware\'s acceleration presets; "none" is accepted.',
     "acceleratorOptions": "TeaCache, FBCache, DeepCache; accepted when every one is off.",
 }

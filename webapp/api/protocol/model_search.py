@@ -7,6 +7,21 @@ from webapp.api.protocol.errors import ApiError, task_uuid_of
 from webapp.api.protocol.field_table import refuse_unknown_fields
 from webapp.studio import access
 from webapp.studio.fields import bad_character
+from webapp.studio.models import ModelEntry
+
+# Runware's modelSearch `category` of each catalog kind.
+CATEGORIES = {
+    ModelEntry.Kind.CHECKPOINT: "checkpoint",
+    ModelEntry.Kind.LORA: "lora",
+    ModelEntry.Kind.LYCORIS: "lycoris",
+    ModelEntry.Kind.EMBEDDING: "embeddings",
+    ModelEntry.Kind.VAE: "vae",
+    ModelEntry.Kind.SAFETY_CHECKER: "safetyChecker",
+}
+
+
+def _model_type(entry) -> str:
+    return "base" if entry.kind == ModelEntry.Kind.CHECKPOINT else ""
 
 
 def _model_tags(entry) -> list[str]:
@@ -25,26 +40,34 @@ def _is_private(entry) -> bool:
 
 
 def model_result(entry, *, base_url: str) -> dict:
-    defaults = entry.defaults()
     version = entry.air.rsplit("@", 1)[1] if "@" in entry.air else ""
-    return {
+    result = {
         "air": entry.air,
         "name": entry.name,
         "version": version,
-        "category": "checkpoint",
+        "category": CATEGORIES[entry.kind],
         "architecture": entry.arch.runware,
-        "type": "base",
+        "type": _model_type(entry),
         "tags": _model_tags(entry),
         "heroImage": "",
         "private": _is_private(entry),
         "comment": entry.notes,
+        "positiveTriggerWords": entry.trigger_words,
+    }
+    if entry.kind in (ModelEntry.Kind.LORA, ModelEntry.Kind.LYCORIS):
+        return {**result, "defaultWeight": entry.default_weight}
+    if entry.kind != ModelEntry.Kind.CHECKPOINT:
+        return result
+    defaults = entry.defaults()
+    return {
+        **result,
         "defaultWidth": defaults["width"],
         "defaultHeight": defaults["height"],
         "defaultSteps": defaults["steps"],
         "defaultScheduler": defaults["scheduler"],
         "defaultCFG": defaults["CFGScale"],
         "defaultStrength": defaults["strength"],
-        "positiveTriggerWords": "",
+        "defaultClipSkip": defaults["clipSkip"],
     }
 
 
@@ -94,9 +117,9 @@ def model_search(task, client: Client) -> dict:
         entries = entries.filter(Q(name__icontains=search) | Q(air__icontains=search) | Q(notes__icontains=search))
     matches = []
     for entry in entries.order_by("-is_default", "name"):
-        if category and category.lower() != "checkpoint":
+        if category and category.lower() != CATEGORIES[entry.kind].lower():
             continue
-        if model_type and model_type.lower() != "base":
+        if model_type and model_type.lower() != _model_type(entry):
             continue
         if architecture and architecture.lower() not in (entry.arch.runware.lower(), entry.arch.key.lower()):
             continue

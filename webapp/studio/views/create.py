@@ -16,6 +16,7 @@ from generation.vocabulary import for_browser
 from webapp.jobs.services import comparison_create, job_create
 from webapp.studio import access, forms
 from webapp.studio.fields import InvalidRequest
+from webapp.studio.models import ModelEntry
 from webapp.studio.schema import validate_inference
 from webapp.studio.views.form_state import (
     FIELD_ERRORS,
@@ -26,6 +27,7 @@ from webapp.studio.views.form_state import (
     recent_prompts,
 )
 from webapp.studio.views.presenters import (
+    addon_json,
     measured_seconds_per_step,
     model_advice,
     model_json,
@@ -82,7 +84,10 @@ def create(request, task):
         # 3. Defaults
         values = initial_values(request, task_type, access.default_model_for(user))
 
-    models = [m for m in access.models_for(user).order_by("-is_default", "name") if m.enabled]
+    models = [m for m in access.checkpoints_for(user).order_by("-is_default", "name") if m.enabled]
+    kinds = ModelEntry.Kind
+    addons = [addon_json(entry) for entry in access.addons_for(user, kinds.LORA, kinds.LYCORIS, kinds.EMBEDDING,
+                                                                kinds.VAE).order_by("name")]
     picker_images = []
     recent_images = []
     if task_info.needs_source:
@@ -114,6 +119,12 @@ def create(request, task):
         "compare_open": request.GET.get("compare") == "1" or bool(
             {"compareSteps", "compareSchedulers"} & errors.keys()) or request.POST.get("compare") == "1",
         "recent_prompts": recent_prompts(user),
+        "loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
+        "embeddings": [a for a in addons if a["kind"] == kinds.EMBEDDING],
+        "vaes": [a for a in addons if a["kind"] == kinds.VAE],
+        "clip_skip_choices": [("0", "0: none"), ("1", "1 (A1111's 2)"), ("2", "2 (A1111's 3)")],
+        "addons_json": {"loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
+                        "initialLoras": values.get("lora") or []},
     }
     return render(request, "studio/create.html", context, status=status)
 
@@ -128,7 +139,7 @@ def create_advice(request, task):
         "estimate": "About 8.4 s of GPU time on this server (0.42 s per step, from its steps profile)." or ""}
     """
     task_info = _task_or_404(task)
-    model = access.models_for(request.user).filter(air=request.GET.get("model", ""), enabled=True).first()
+    model = access.checkpoints_for(request.user).filter(air=request.GET.get("model", ""), enabled=True).first()
     if model is None:
         return JsonResponse({"error": "Unknown model, or not enabled for your team.", "advice": []}, status=400)
     try:

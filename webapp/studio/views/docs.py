@@ -42,7 +42,7 @@ def guide(request):
         "architectures": ARCHITECTURES.values(),
         "scheduler_classes": by_class,
         "request_example": GUIDE_REQUEST_EXAMPLE,
-        "models": [model_json(m) for m in access.models_for(request.user) if m.enabled],
+        "models": [model_json(m) for m in access.checkpoints_for(request.user) if m.enabled],
         "schedulers_json": catalog,
         "vocabulary_json": for_browser(),
     })

@@ -19,6 +19,7 @@ from webapp.studio.views.presenters import advice_items, model_advice, source_pr
 FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
     "width", "height", "strength", "seedImage", "maskImage", "outpaint", "compareSteps", "compareSchedulers",
+    "lora", "embeddings", "vae", "clipSkip", "promptWeighting", "maskMargin",
 }
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
@@ -47,7 +48,11 @@ def reuse_values(request, task_type, reuse_id):
     if task_type == OUTPAINTING:
         values.pop("width", None)
         values.pop("height", None)
-    return {k: str(v) for k, v in values.items()}
+    reused: dict = {k: str(v) for k, v in values.items()}
+    # Add-ons stay lists: the form draws one row per LoRA and ticks each embedding.
+    reused["lora"] = params.get("lora", [])
+    reused["embeddings"] = [item["model"] for item in params.get("embeddings", [])]
+    return reused
 
 
 def source_values(request, task_type, source_id):
@@ -74,12 +79,13 @@ def _is_uuid(value):
 
 def initial_values(request, task_type, model):
     """GET: the defaults of `model`, then ?reuse=<image or job>, then ?source=<image>."""
-    values = {}
+    values: dict = {}
     if model is not None:
         defaults = model.defaults()
         values = {"model": model.air, "steps": defaults["steps"], "CFGScale": defaults["CFGScale"],
                   "scheduler": defaults["scheduler"], "width": defaults["width"], "height": defaults["height"],
-                  "strength": f'{0.9 if task_type == OUTPAINTING else defaults["strength"]:.2f}'}
+                  "strength": f'{0.9 if task_type == OUTPAINTING else defaults["strength"]:.2f}',
+                  "clipSkip": defaults["clipSkip"]}
     values.update(numberResults=1, outpaintTop=0, outpaintRight=256, outpaintBottom=0, outpaintLeft=0,
                   outpaintBlur=8)
     if task_type != TEXT_TO_IMAGE:

@@ -115,7 +115,7 @@ def gallery(request):
         response["X-Total-Count"] = str(page.paginator.count)
         return response
     context.update({
-        "models": access.models_for(user).order_by("name"),
+        "models": access.checkpoints_for(user).order_by("name"),
         "task_choices": [(task.key, task.label) for task in TASK_TYPES.values()],
     })
     return render(request, "studio/gallery.html", context)

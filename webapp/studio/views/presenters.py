@@ -82,6 +82,19 @@ def _measured(entry) -> str:
     return f"{result.measured_sentence().capitalize()} ({result.scheduler}, {result.size})."
 
 
+def addon_json(entry):
+    return {
+        "air": entry.air,
+        "name": entry.name,
+        "kind": entry.kind,
+        "family": entry.family,
+        "architectureLabel": entry.arch.label,
+        "triggerWords": entry.trigger_word_list,
+        "defaultWeight": entry.default_weight,
+        "token": entry.token if entry.kind == "embedding" else "",
+    }
+
+
 # Source images --------------------------------------------------------------------------------
 
 

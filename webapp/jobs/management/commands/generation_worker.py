@@ -50,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Worker {worker.WORKER_ID} ready on {device}", self.style.SUCCESS)
         try:
             # 3. Warm-up: the first job should not pay for loading the default model.
-            default = ModelEntry.objects.filter(is_default=True, enabled=True).first()
+            default = ModelEntry.objects.filter(is_default=True, enabled=True, kind=ModelEntry.Kind.CHECKPOINT).first()
             if default and not no_warmup:
                 try:
                     seconds = engine.load(runner.model_source(default))

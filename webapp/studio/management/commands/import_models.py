@@ -1,4 +1,4 @@
-"""Register every diffusers folder and .safetensors checkpoint under a path in the catalog."""
+"""Register every diffusers folder and .safetensors file (checkpoint, LoRA, LyCORIS, embedding, VAE) under a path."""
 
 from pathlib import Path
 
@@ -12,7 +12,8 @@ from webapp.studio.models import ModelEntry
 
 
 class Command(BaseCommand):
-    help = "Detect and register models (diffusers folders, .safetensors files) under PATH. Safe to run again."
+    help = ("Detect and register models (diffusers folders; .safetensors checkpoints, LoRAs, LyCORIS, embeddings, "
+            "VAEs) under PATH from their headers, without loading weights. Safe to run again.")
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -36,7 +37,8 @@ class Command(BaseCommand):
             entry = model_import(path=candidate, detection=detection, config_path=config, enabled=not disabled)
             added.append(entry)
         for entry in added:
-            self.stdout.write(f"added   {entry.air:40} {ARCHITECTURES[entry.architecture].label:16} {entry.path}")
+            label = f"{ARCHITECTURES[entry.architecture].label} {entry.get_kind_display().split(' ')[0]}"
+            self.stdout.write(f"added   {entry.air:40} {label:24} {entry.path}")
         for candidate in known:
             self.stdout.write(f"known   {candidate}")
         for candidate, reason in skipped:
