@@ -12,7 +12,7 @@ import json
 
 import pytest
 from PIL import Image as PILImage
-from runware import IAcceleratorOptions, IImageInference, IInputs, ILycoris, IModelSearch, Runware
+from runware import IAcceleratorOptions, IImageInference, IInputs, IModelSearch, Runware
 from runware.utils import RunwareAPIError
 
 from tests.api.test_webhooks import Receiver
@@ -106,8 +106,7 @@ async def test_no_op_values_the_sdk_sends_are_accepted(runware):
 
 @pytest.mark.parametrize("fields, parameter", [
     ({"checkNsfw": True}, "safety"),
-    ({"lycoris": [ILycoris(model="civitai:1@2", weight=1.0)]}, "lora"),
-    ({"clipSkip": 2}, "clipSkip"),
+    ({"clipSkip": 3}, "clipSkip"),
     ({"ttl": 10}, "ttl"),
 ])
 async def test_what_the_server_does_not_do_is_refused_by_name(runware, fields, parameter):
