@@ -145,7 +145,9 @@ def test_a_finished_job_shows_its_timings_without_a_reload_after_a_decoding_stag
     page = sign_in("alice", viewport=DESKTOP)
     page.goto("/create/text-to-image/")
     page.fill("#positivePrompt", "a lamp on a desk, decoding at the end")
-    page.fill("#steps", "3")
+    # Enough steps that the page is watching before the last one (a job nobody watches yet sends
+    # no step messages: a 3-step job can end before the page has connected).
+    page.fill("#steps", "40")
     page.fill("#width", "256")
     page.fill("#height", "256")
     page.click("#submit")
@@ -552,6 +554,6 @@ def test_the_main_pages_in_both_themes(sign_in, showcase, theme):
             page.get_by_role("button", name="Compare with source").click()
         if name == "gallery":
             expect(page.locator("#live-text")).to_have_text("Live")
-        page.wait_for_function("[...document.images].every(img => img.complete)")
+        page.wait_for_function("() => [...document.images].every(img => img.complete)")
         assert page.evaluate("document.documentElement.scrollWidth") <= 1440, name
         shot(page, f"{name}-{theme}")

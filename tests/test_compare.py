@@ -31,7 +31,7 @@ class StepsEngine:
     def loaded_models(self):
         return []
 
-    def generate(self, source, inputs, *, on_step, should_cancel):
+    def generate(self, source, inputs, *, on_step, should_cancel, want_preview=None):
         from generation.steps import effective_steps
 
         total = effective_steps(architecture="sd15", task_type=inputs.task_type, steps=inputs.steps,

@@ -34,7 +34,7 @@ class PreviewEngine:
     def loaded_models(self):
         return []
 
-    def generate(self, source, inputs, *, on_step, should_cancel):
+    def generate(self, source, inputs, *, on_step, should_cancel, want_preview=None):
         for step in range(1, inputs.steps + 1):
             on_step(step, inputs.steps, np.full((16, 16, 3), step * 2, dtype=np.uint8))
         return PILImage.new("RGB", (inputs.width, inputs.height), (10, 20, 30))

@@ -67,6 +67,7 @@ def test_the_mask_is_painted_and_sent_at_the_source_size(page, tmp_path):
     page.set_input_files("#seedImage", _png(tmp_path / "source.png", 96, 64))
     expect(page.locator("#source-size")).to_have_text("Source 96 × 64")
     canvas = page.locator("#mask-canvas")
+    canvas.scroll_into_view_if_needed()  # the form is taller than the viewport
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
     page.mouse.down()

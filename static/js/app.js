@@ -69,13 +69,23 @@ document.addEventListener("keydown", (event) => {
   for (const box of document.querySelectorAll("details[data-confirm][open]")) closeConfirm(box);
 });
 
-// Ctrl/Cmd+Enter submits the form marked data-submit-shortcut (the generate form).
+// Ctrl/Cmd+Enter submits the form marked data-submit-shortcut (the generate form), and so does Enter
+// in one of its single-line fields. The browser's own Enter would press the first submit button in
+// the page's order, which is "Compare steps" in its panel: a panel marked data-submit-scope keeps
+// Enter for its own button, and everywhere else the form's data-primary-submit button runs.
 document.addEventListener("keydown", (event) => {
-  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
-  const form = event.target.closest?.("form[data-submit-shortcut]") || document.querySelector("form[data-submit-shortcut]");
+  if (event.key !== "Enter" || event.isComposing) return;
+  const withModifier = event.ctrlKey || event.metaKey;
+  const target = event.target;
+  const inForm = target.closest?.("form[data-submit-shortcut]");
+  const singleLine = target instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit", "file"].includes(target.type);
+  if (!withModifier && !(inForm && singleLine)) return;
+  const form = inForm || document.querySelector("form[data-submit-shortcut]");
   if (!form) return;
   event.preventDefault();
-  const submit = form.querySelector("[type=submit]:not([disabled])");
+  const scope = withModifier ? null : target.closest("[data-submit-scope]");
+  const submit = (scope || form).querySelector(scope ? "[type=submit]:not([disabled])" : "[data-primary-submit]:not([disabled])")
+    || form.querySelector("[type=submit]:not([disabled])");
   if (submit) form.requestSubmit(submit);
 });
 
