@@ -168,6 +168,13 @@ def test_a_finished_job_shows_its_timings_without_a_reload_after_a_decoding_stag
     assert any(s.startswith("Decoding and saving | finishing") for s in stages), stages
     expect(page.get_by_test_id("stage-note")).to_be_hidden()
     expect(page.locator("#phase-name")).not_to_have_text("Decoding and saving")
+    # The replay of the steps it just watched appears too, still without a reload, and scrubs.
+    expect(page.get_by_test_id("replay-step")).to_have_text("Step 40 of 40")
+    page.get_by_test_id("replay-range").focus()
+    page.keyboard.press("Home")
+    expect(page.get_by_test_id("replay-step")).to_have_text("Step 1 of 40")
+    expect(page.get_by_test_id("replay-phase")).to_have_text("Composition")
+    assert page.evaluate("window.sameDocument") is True
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

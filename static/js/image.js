@@ -1,6 +1,8 @@
 // The image page: actual-size zoom and, for image-to-image, inpainting and outpainting results, a
 // before/after comparison with the source. Previous/next (← →), Z and C are data-shortcut keys (app.js).
 
+import "./replay.js";
+
 const $ = (id) => document.getElementById(id);
 
 // Zoom: fit the page, or the image's actual pixels (the frame scrolls).

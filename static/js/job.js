@@ -2,6 +2,7 @@
 
 import { ordinal, phaseForStep, useVocabulary } from "./steps.js";
 import { JobSocket } from "./socket.js";
+import { loadReplay } from "./replay.js";
 
 useVocabulary(JSON.parse(document.getElementById("vocabulary-data").textContent));
 
@@ -214,6 +215,8 @@ function renderTimes() {
 }
 
 function onStatus(snapshot) {
+  // Succeeded while this page watched: its replay exists now, so fetch it (no reload needed).
+  if (snapshot.status === "succeeded" && state.status !== "succeeded") loadReplay(document.getElementById("replay-slot")).catch(() => {});
   Object.assign(state, snapshot);
   state.imageIndex = Math.min(snapshot.imagesDone, Math.max(snapshot.numberResults - 1, 0));
   if (FINISHED.includes(snapshot.status)) socket.finish();

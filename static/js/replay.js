@@ -1,9 +1,10 @@
 // The replay of one image's refinement: a slider over its kept per-step previews, with the phase of
 // each step (computed by the server, generation/architectures.py) under it.
 
-const section = document.querySelector("[data-replay]");
-if (section) {
-  const frames = JSON.parse(document.getElementById("replay-frames").textContent);
+export function initReplay(section) {
+  if (!section || section.dataset.ready) return;
+  section.dataset.ready = "1";
+  const frames = JSON.parse(section.querySelector("script[type='application/json']").textContent);
   const range = section.querySelector("[data-replay-range]");
   const image = section.querySelector("[data-replay-image]");
   const stepText = section.querySelector("[data-replay-step]");
@@ -29,3 +30,19 @@ if (section) {
   for (const frame of frames) new Image().src = frame.url;
   show(Number(range.value));
 }
+
+// A job page that watched its job finish asks the server for the replay it now has: the page's
+// own HTML, rendered again, carries it (one source of truth for the frames, no second endpoint).
+export async function loadReplay(slot) {
+  if (!slot || slot.querySelector("[data-replay]")) return;
+  const response = await fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  if (!response.ok) return;
+  const page = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = page.getElementById(slot.id);
+  const section = fresh && fresh.querySelector("[data-replay]");
+  if (!section) return;
+  slot.replaceChildren(document.importNode(section, true));
+  initReplay(slot.querySelector("[data-replay]"));
+}
+
+initReplay(document.querySelector("[data-replay]"));
