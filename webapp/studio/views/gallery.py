@@ -21,6 +21,7 @@ from generation.task_types import TASK_TYPES
 from webapp.studio import access, services
 from webapp.studio.images import a1111_parameters
 from webapp.studio.models import Visibility
+from webapp.studio.schema import result_seeds
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
     job_plan,
@@ -154,7 +155,9 @@ def image_detail(request, image_id):
     job = image.job
     plan, spec = job_plan(job)
     params = job.params
-    a1111_text = a1111_parameters(params, seed=image.seed, model_name=job.model.name, steps_run=job.total_steps) \
+    variation_seed = result_seeds(params, image.index)[1]
+    a1111_text = a1111_parameters(params, seed=image.seed, variation_seed=variation_seed, model_name=job.model.name,
+                                  steps_run=job.total_steps) \
         if {"steps", "CFGScale", "width", "height", "model"} <= params.keys() else ""
     return render(request, "studio/image_detail.html", {
         "image": image,
@@ -166,6 +169,7 @@ def image_detail(request, image_id):
         "phases": phase_strip(plan.requested, plan.first_step) if plan else [],
         "replay": replay_frames(job, image.index, plan),
         "a1111_text": a1111_text,
+        "variation_seed": variation_seed,
         "is_owner": image.owner_id == request.user.id,
         "is_favourite": image.favourited_by.filter(id=request.user.id).exists(),
         "can_delete": access.can_delete_image(request.user, image),
