@@ -40,7 +40,6 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from generation import addons, outpaint, schedulers  # noqa: E402
-from generation.variations import vary_initial_noise  # noqa: E402
 from generation.architectures import ARCHITECTURES, CLIP_FAMILIES, is_flow_matching  # noqa: E402
 
 # The engine's inputs and errors, defined without torch so that the job runner can import them.
@@ -56,6 +55,7 @@ from generation.inputs import (  # noqa: E402,F401
 )
 from generation.previews import LatentPreviewer, latent_format  # noqa: E402
 from generation.steps import effective_steps  # noqa: E402
+from generation.variations import vary_initial_noise  # noqa: E402
 
 TEXT_TO_IMAGE = "textToImage"
 IMAGE_TO_IMAGE = "imageToImage"

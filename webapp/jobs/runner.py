@@ -163,8 +163,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                                    "the content checker and withheld.", gpu_seconds=time.monotonic() - gpu_started)
                 if nsfw and params.get("safetyMode") == "blur":
                     image = blurred(image)
-            row = _store_image(job, image, index=index, seed=seed, variation_seed=variation_seed, seconds=time.monotonic() - started,
-                               replay=replay, nsfw=nsfw)
+            row = _store_image(job, image, index=index, seed=seed, variation_seed=variation_seed,
+                               seconds=time.monotonic() - started, replay=replay, nsfw=nsfw)
             if params.get("uploadEndpoint"):
                 problem = outbound.upload_image(job=job, image_row=row, pil_image=image)
                 if problem:

@@ -47,7 +47,8 @@ def _visible_items(user) -> Q:
 def board_list(request):
     """The user's boards and the ones shared with their teams, each with how many images it shows them."""
     boards = (access.boards_visible_to(request.user).select_related("owner", "team")
-              .annotate(shown=Count("items", filter=_visible_items(request.user), distinct=True)))
+              .annotate(shown=Count("items", filter=_visible_items(request.user), distinct=True))
+              .order_by("name", "created_at"))  # a GROUP BY query ignores Meta.ordering
     covers = {}
     for board in boards:
         item = (board.items.filter(image__in=access.images_visible_to(request.user))
