@@ -113,7 +113,7 @@ def test_the_runner_gives_each_image_the_next_variation_seed_and_records_it(alic
     last = job.images.get(index=2)
     assert last.seed == 100
     with last.file.open("rb") as handle:
-        texts = PILImage.open(io.BytesIO(handle.read())).text
+        texts = PILImage.open(io.BytesIO(handle.read())).info
     assert "Variation seed: 9, Variation seed strength: 0.25" in texts["parameters"]
     assert '"variationSeed": 9' in texts["stepwise"]
 

@@ -35,7 +35,7 @@ def test_it_saves_the_forms_prompts_as_a_style(client, alice, builtin_model):
     assert (saved["name"], saved["positive"], saved["negative"], saved["shared"], saved["mine"]) == (
         "Cinematic", "cinematic still of {prompt}", "cartoon", True, True)
     style = Style.objects.get()
-    assert (style.owner, style.team.name, style.visibility) == (alice, "Studio A", "team")
+    assert (style.owner, str(style.team), style.visibility) == (alice, "Studio A", "team")
     assert offered(client)["Cinematic"]["positive"] == "cinematic still of {prompt}"
 
 

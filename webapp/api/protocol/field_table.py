@@ -23,7 +23,7 @@ HONOURED = {
     "steps": "1-100.",
     "scheduler": "Runware's scheduler names and diffusers class names.",
     "CFGScale": "0-50.",
-    "seed": "1 .. 2^63-1; image k of a request uses seed + k.",
+    "seed": "1 .. 2^63-1; image k of a request uses seed + k (with variationStrength, every image keeps seed).",
     "numberResults": "1-20.",
     "seedImage": "Image UUID, data URI, base64, or a URL where the admin allows fetching.",
     "maskImage": "Same forms as seedImage; makes the task inpainting.",
