@@ -189,3 +189,11 @@ def test_image_tasks_have_no_variations(alice_client, alice, make_image):
     assert 'id="variations"' not in body
     assert 'data-testid="variations-from-image"' not in alice_client.get(
         reverse("image_detail", args=[image.id])).content.decode()
+
+
+def test_the_job_page_shows_the_variation_seeds_of_its_images(alice_client, alice):
+    _post(alice_client, variations="1", variationSeed="9", variationStrength="0.2", numberResults="3")
+    job = Job.objects.latest("queued_at")
+    body = alice_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "seed 9</span><span class=\"subtle small\"> – 11 (one per image)</span> · strength 0.2" in body
+    assert "– 57 (one per image)" not in body  # the seed itself stays 55 for every image
