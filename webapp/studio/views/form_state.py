@@ -116,8 +116,9 @@ def initial_values(request, task_type, model):
         values.pop("seed", None)
         values.pop("variationSeed", None)
     if request.GET.get("variations") == "1" and task_type == TEXT_TO_IMAGE:
-        # "Variations" (image page): small changes around this image. Its own variation, if it was
-        # one, becomes the new seed's image only through its seed, so start from the seed itself.
+        # "Variations" (image page): small changes around this image's seed, with a random variation
+        # seed. An image that is itself a variation has no seed of its own noise, so its variations
+        # are around its seed's image; Reuse keeps its exact variation.
         values.update(variations="1", variationStrength=VARIATIONS_STRENGTH, numberResults=str(VARIATIONS_RESULTS))
         values.pop("variationSeed", None)
     return values
