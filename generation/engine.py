@@ -55,6 +55,7 @@ from generation.inputs import (  # noqa: E402,F401
 )
 from generation.previews import LatentPreviewer, latent_format  # noqa: E402
 from generation.steps import effective_steps  # noqa: E402
+from generation.variations import vary_initial_noise  # noqa: E402
 
 TEXT_TO_IMAGE = "textToImage"
 IMAGE_TO_IMAGE = "imageToImage"
@@ -327,6 +328,10 @@ class Engine:
             raise ValueError(f"prompt weighting {inp.prompt_weighting!r} does not apply to {architecture.label}.")
         if inp.mask_margin is not None and (inp.task_type != INPAINTING or family not in MASK_MARGIN_FAMILIES):
             raise ValueError(f"mask margin applies to inpainting with {', '.join(MASK_MARGIN_FAMILIES)} models.")
+        if not 0 <= inp.variation_strength <= 1:
+            raise ValueError(f"variation strength must be from 0 to 1, not {inp.variation_strength}.")
+        if inp.variation_strength and (inp.task_type != TEXT_TO_IMAGE or inp.variation_seed is None):
+            raise ValueError("variations need a variation seed and apply to text to image only.")
         if should_cancel():  # cancelled while waiting: not even worth loading the model
             raise GenerationCancelled("Cancelled before the first step.")
 
@@ -396,6 +401,9 @@ class Engine:
 
         # 5. Run. A CPU generator gives the same noise for a seed on every machine.
         generator = torch.Generator(device="cpu").manual_seed(inp.seed)
+        if inp.variation_strength:
+            assert inp.variation_seed is not None  # checked in step 1
+            vary_initial_noise(pipe, generator, variation_seed=inp.variation_seed, strength=inp.variation_strength)
         try:
             result = pipe(
                 **prompt_kwargs,

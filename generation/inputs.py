@@ -58,6 +58,10 @@ class GenerationInput:
     clip_skip: int = 0  # 0-2 extra CLIP layers to skip (diffusers' clip_skip); SD 1.5/SDXL only
     prompt_weighting: str | None = None  # one of PROMPT_WEIGHTING, or None for the plain prompt
     mask_margin: int | None = None  # inpainting: repaint a crop this far around the mask at full size
+    # Text to image: start from slerp(noise(seed), noise(variation_seed), variation_strength), as
+    # AUTOMATIC1111's variation seed (generation/variations.py); strength 0 means no variation.
+    variation_seed: int | None = None
+    variation_strength: float = 0.0
 
 
 class GenerationCancelled(Exception):

@@ -4,7 +4,7 @@ from django.urls import path
 
 from webapp.api import views as api_views
 from webapp.studio import files, health
-from webapp.studio.views import account, compare, create, docs, gallery, home, jobs, steps_profile
+from webapp.studio.views import account, boards, compare, create, docs, gallery, home, jobs, steps_profile, styles
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -22,6 +22,14 @@ urlpatterns = [
     path("images/<uuid:image_id>/visibility/", gallery.image_visibility, name="image_visibility"),
     path("images/<uuid:image_id>/delete/", gallery.image_delete, name="image_delete"),
     path("images/<uuid:image_id>/favourite/", gallery.image_favourite, name="image_favourite"),
+    path("boards/", boards.board_list, name="board_list"),
+    path("boards/new/", boards.board_create, name="board_create"),
+    path("boards/add/", boards.board_add, name="board_add"),
+    path("boards/<uuid:board_id>/remove/", boards.board_remove, name="board_remove"),
+    path("boards/<uuid:board_id>/visibility/", boards.board_visibility, name="board_visibility"),
+    path("boards/<uuid:board_id>/delete/", boards.board_delete, name="board_delete"),
+    path("styles/new/", styles.style_create, name="style_create"),
+    path("styles/<uuid:style_id>/delete/", styles.style_delete, name="style_delete"),
     path("account/", account.account, name="account"),
     path("account/team/", account.switch_team, name="switch_team"),
     path("guide/", docs.guide, name="guide"),

@@ -72,9 +72,10 @@ document.addEventListener("keydown", (event) => {
 // Ctrl/Cmd+Enter submits the form marked data-submit-shortcut (the generate form), and so does Enter
 // in one of its single-line fields. The browser's own Enter would press the first submit button in
 // the page's order, which is "Compare steps" in its panel: a panel marked data-submit-scope keeps
-// Enter for its own button, and everywhere else the form's data-primary-submit button runs.
+// Enter for its own button, and everywhere else the form's data-primary-submit button runs. A field
+// that handles Enter itself (the style name saves the style) prevents the default, and keeps it.
 document.addEventListener("keydown", (event) => {
-  if (event.key !== "Enter" || event.isComposing) return;
+  if (event.key !== "Enter" || event.isComposing || event.defaultPrevented) return;
   const withModifier = event.ctrlKey || event.metaKey;
   const target = event.target;
   const inForm = target.closest?.("form[data-submit-shortcut]");

@@ -9,7 +9,8 @@
 //   addons-panel   LoRAs with weight sliders and trigger words, embeddings, VAE, clip skip, weighting
 //   png-params     the offer to reuse the parameters a PNG carries
 //   submit         the submit button: blocked when nothing would run, checks on submit
-//   fields, dom    the prompt count and seed button; shared DOM helpers
+//   styles-panel   saved styles: apply one to the prompts, save the prompts as one
+//   fields, dom    the prompt count, seed button and variations switch; shared DOM helpers
 
 import { isImageTask, useVocabulary } from "./steps.js";
 import { setupAddons } from "./create/addons-panel.js";
@@ -22,6 +23,7 @@ import { setupPickers } from "./create/pickers.js";
 import { setupPlan } from "./create/plan.js";
 import { setupPngParams } from "./create/png-params.js";
 import { setupSource } from "./create/source.js";
+import { setupStyles } from "./create/styles-panel.js";
 import { createSubmitBar, guardSubmit } from "./create/submit.js";
 
 function settingsElements() {
@@ -81,6 +83,7 @@ export function init() {
   const pickers = setupPickers(page);
   const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice, page.el.costCaption, document.getElementById("time-estimate")) });
   setupFields(page);
+  setupStyles(page);
   const addons = setupAddons(page, { pickers });
   const mask = taskType === "inpainting" ? setupMask(page, { bar }) : null;
   const outpaint = taskType === "outpainting" ? setupOutpaint(page, { pickers, bar }) : null;

@@ -166,6 +166,8 @@ export function parseA1111(text) {
     width: size ? Number(size[1]) : undefined,
     height: size ? Number(size[2]) : undefined,
     strength: number(pairs["Denoising strength"]),
+    variationSeed: seedText(pairs["Variation seed"]),
+    variationStrength: number(pairs["Variation seed strength"]),
     // Stepwise adds the model's AIR id; other tools only name the model (or give its hash).
     model: pairs.AIR,
     modelName: pairs.Model,
@@ -187,6 +189,7 @@ export function parseStepwise(text) {
   const string = (value) => (typeof value === "string" ? value : undefined);
   // JSON.parse has already rounded a seed above 2**53: read its digits from the text instead.
   const seed = /"seed":\s*(\d+)/.exec(text);
+  const variationSeed = /"variationSeed":\s*(\d+)/.exec(text);
   return clean({
     positivePrompt: string(request.positivePrompt),
     negativePrompt: string(request.negativePrompt),
@@ -198,6 +201,8 @@ export function parseStepwise(text) {
     width: number(request.width, { integer: true }),
     height: number(request.height, { integer: true }),
     strength: number(request.strength),
+    variationSeed: variationSeed ? variationSeed[1] : undefined,
+    variationStrength: number(request.variationStrength),
     lora: Array.isArray(request.lora)
       ? request.lora.filter((l) => l && typeof l.model === "string")
         .map((l) => ({ model: l.model, weight: number(l.weight) ?? 1 }))

@@ -252,3 +252,16 @@ def test_model_search_tags_match_any_and_distilled_architectures(client, alice_k
     assert search(architecture="sdxl") == []
     assert search(conditioning="canny") == []
 
+
+
+def test_variations_are_a_stepwise_extension_the_api_honours_or_refuses_by_name(client, alice_key, builtin_model):
+    from webapp.studio.models import Job
+
+    response = post(client, [t2i(deliveryMethod="async", seed=5, numberResults=2, variationSeed=70,
+                                 variationStrength=0.2)], key=alice_key)
+    assert response.status_code == 200, response.json()
+    params = Job.objects.latest("queued_at").params
+    assert (params["seed"], params["variationSeed"], params["variationStrength"]) == (5, 70, 0.2)
+    errors = errors_of(post(client, [t2i(variationSeed=70)], key=alice_key))
+    assert "no effect without a variationStrength" in errors["variationSeed"]["message"]
+    assert "variationStrength" in errors_of(post(client, [t2i(variationStrength=2)], key=alice_key))

@@ -114,6 +114,17 @@ test("A1111 layouts: multi-line prompts, quoted values, hires and extra fields",
   });
 });
 
+test("variations: A1111's variation seed and strength, and the stepwise chunk's", () => {
+  const a1111 = parseA1111("a star\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 100, Size: 256x256, "
+    + "Variation seed: 9223372036854775000, Variation seed strength: 0.15");
+  assert.equal(a1111.variationSeed, "9223372036854775000");
+  assert.equal(a1111.variationStrength, 0.15);
+  const own = generationParameters({ stepwise: '{"positivePrompt": "a star", "steps": 20, "seed": 100, '
+    + '"variationSeed": 9223372036854775000, "variationStrength": 0.2}' }).values;
+  assert.equal(own.variationSeed, "9223372036854775000");
+  assert.equal(own.variationStrength, 0.2);
+});
+
 test("A1111 sampler and schedule type -> the Stepwise scheduler name", () => {
   assert.equal(schedulerFromA1111("DPM++ 2M", "Karras"), "DPM++ 2M Karras");
   assert.equal(schedulerFromA1111("DPM++ 2M Karras"), "DPM++ 2M Karras"); // A1111 before 1.9

@@ -5,6 +5,7 @@ import { test } from "node:test";
 
 import { outpaintProblems, outpaintSize, outpaintSizeText } from "../../static/js/outpaint.js";
 import { backoffDelay } from "../../static/js/socket.js";
+import { applyStyle } from "../../static/js/styles.js";
 
 test("outpaint size: the source snapped to the model's multiple, plus the sides", () => {
   const size = outpaintSize({ sourceWidth: 512, sourceHeight: 512, right: 256, multiple: 8 });
@@ -31,4 +32,13 @@ test("reconnect backoff doubles, has jitter and a ceiling", () => {
   assert.equal(backoffDelay(3, { random: high }), 4000);
   assert.equal(backoffDelay(20, { random: high }), 15000);
   assert.equal(backoffDelay(20, { random: low }), 7500);
+});
+
+test("a style: {prompt} takes the prompt in its place, any other fragment follows a comma", () => {
+  assert.equal(applyStyle("a red fox", "cinematic still of {prompt}, film grain"), "cinematic still of a red fox, film grain");
+  assert.equal(applyStyle("a red fox, ", "golden hour"), "a red fox, golden hour");
+  assert.equal(applyStyle("", "golden hour"), "golden hour");
+  assert.equal(applyStyle("", "photo of {prompt}"), "photo of ");
+  assert.equal(applyStyle("a red fox", ""), "a red fox");
+  assert.equal(applyStyle("a", "{prompt} and {prompt}"), "a and a");
 });

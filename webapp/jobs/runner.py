@@ -25,6 +25,7 @@ from webapp.jobs import outbound
 from webapp.studio import events
 from webapp.studio.images import a1111_parameters, open_image, png_bytes, thumbnail_bytes
 from webapp.studio.models import ContentChecker, Image, Job, ModelEntry, StepPreview, Upload
+from webapp.studio.schema import result_seeds
 
 logger = logging.getLogger("stepwise.worker")
 DB_PROGRESS_INTERVAL = 0.25  # seconds between progress writes to the job row
@@ -116,7 +117,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
             if settings.STEPWISE_STEP_PREVIEW_DAYS > 0 else set()
         prune_step_previews()
         for index in range(job.images_done, job.number_results):
-            seed = params["seed"] + index
+            seed, variation_seed = result_seeds(params, index)
             inputs = GenerationInput(
                 task_type=job.task_type,
                 prompt=params["positivePrompt"],
@@ -127,6 +128,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 cfg_scale=params["CFGScale"],
                 scheduler=params["scheduler"],
                 seed=seed,
+                variation_seed=variation_seed,
+                variation_strength=params.get("variationStrength", 0.0),
                 strength=params.get("strength"),
                 seed_image=seed_image,
                 mask_image=mask_image,
@@ -160,8 +163,8 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                                    "the content checker and withheld.", gpu_seconds=time.monotonic() - gpu_started)
                 if nsfw and params.get("safetyMode") == "blur":
                     image = blurred(image)
-            row = _store_image(job, image, index=index, seed=seed, seconds=time.monotonic() - started,
-                               replay=replay, nsfw=nsfw)
+            row = _store_image(job, image, index=index, seed=seed, variation_seed=variation_seed,
+                               seconds=time.monotonic() - started, replay=replay, nsfw=nsfw)
             if params.get("uploadEndpoint"):
                 problem = outbound.upload_image(job=job, image_row=row, pil_image=image)
                 if problem:
@@ -263,13 +266,15 @@ def _publisher_for(job: Job, *, keep=None) -> ProgressPublisher:
     return publisher.start()
 
 
-def _store_image(job: Job, image, *, index: int, seed: int, seconds: float, replay: dict[int, bytes],
-                 nsfw: bool | None = None) -> Image:
+def _store_image(job: Job, image, *, index: int, seed: int, variation_seed: int | None, seconds: float,
+                 replay: dict[int, bytes], nsfw: bool | None = None) -> Image:
     params = job.params
-    parameters = a1111_parameters(params, seed=seed, model_name=job.model.name, steps_run=job.total_steps)
+    parameters = a1111_parameters(params, seed=seed, variation_seed=variation_seed, model_name=job.model.name,
+                                  steps_run=job.total_steps)
     row = Image(job=job, owner_id=job.owner_id, team_id=job.team_id, visibility=job.visibility, index=index,
                 seed=seed, width=image.width, height=image.height, seconds=seconds, nsfw=nsfw)
-    png = png_bytes(image, parameters=parameters, stepwise={**params, "seed": seed})
+    stepwise = {**params, "seed": seed} | ({"variationSeed": variation_seed} if variation_seed is not None else {})
+    png = png_bytes(image, parameters=parameters, stepwise=stepwise)
     row.file.save(f"{row.id}.png", ContentFile(png), save=False)
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
     with transaction.atomic():

@@ -5,12 +5,16 @@
   a job whose images are all private shows them nothing (no prompt, parameters, reuse or progress).
 - Only the owner or an admin of the image's team may delete it.
 - Models: users see enabled models open to all teams or to one of theirs; staff see everything.
+- Boards and styles: a user sees their own and their teams' shared ones. Anyone who sees a team board
+  adds images to it and removes them; only its owner renames it or changes who sees it; its owner
+  or a team admin deletes it. A board shows each viewer only the images they may see. A style is
+  changed or deleted by its owner only.
 """
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 
-from webapp.studio.models import Image, Job, Membership, ModelEntry, Team, Upload, Visibility
+from webapp.studio.models import Board, Image, Job, Membership, ModelEntry, Style, Team, Upload, Visibility
 from webapp.studio.services import profile_for
 
 
@@ -107,3 +111,20 @@ def source_image_for(user, image_id):
         return image.file
     upload = Upload.objects.filter(id=image_id, owner=user).first()
     return upload.file if upload is not None else None
+
+
+def boards_visible_to(user):
+    if not user.is_authenticated:
+        return Board.objects.none()
+    return Board.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))
+
+
+def can_delete_board(user, board: Board) -> bool:
+    return board.owner_id == user.id or (board.visibility == Visibility.TEAM and board.team_id is not None
+                                         and is_team_admin(user, board.team_id))
+
+
+def styles_visible_to(user):
+    if not user.is_authenticated:
+        return Style.objects.none()
+    return Style.objects.filter(Q(owner=user) | Q(team__in=team_ids(user), visibility=Visibility.TEAM))

@@ -11,6 +11,7 @@ SECTIONS = {
     "job_detail": "jobs",
     "gallery": "gallery",
     "image_detail": "gallery",
+    "board_list": "gallery",
     "guide": "guide",
     "api_docs": "api_docs",
     "account": "account",

@@ -17,7 +17,8 @@ from webapp.studio.fields import FieldError
 # The API allows up to 20 results per request; the studio form keeps batches small.
 FORM_MAX_RESULTS = 8
 FIELDS = ("positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed",
-          "numberResults", "width", "height", "strength", "vae", "clipSkip", "promptWeighting", "maskMargin")
+          "numberResults", "width", "height", "strength", "vae", "clipSkip", "promptWeighting", "maskMargin",
+          "variationSeed", "variationStrength")
 OUTPAINT_SIDES = ("top", "right", "bottom", "left")
 # A re-rendered form keeps an uploaded source up to this size inline, so it need not be picked again.
 KEEP_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -64,6 +65,9 @@ def inference_payload(post, files, task_type) -> dict:
         payload["embeddings"] = [{"model": air} for air in embeddings]
     if task_type == TEXT_TO_IMAGE:
         payload.pop("strength", None)
+        if post.get("variations") != "1":  # the Variations switch is off: its fields ask for nothing
+            payload.pop("variationSeed", None)
+            payload.pop("variationStrength", None)
     else:
         payload["seedImage"] = _image(files, post, "seedImage")
     if task_type == INPAINTING:
@@ -108,6 +112,8 @@ FORM_WORDS = {
     "outpaint.left": "left",
     "outpaint.blur": "seam blur",
     "outpaint": "outpainting",
+    "variationSeed": "variation seed",
+    "variationStrength": "variation strength",
 }
 _FORM_WORD = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in sorted(FORM_WORDS, key=len, reverse=True))
                         + r")(?![\w])")

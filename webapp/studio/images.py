@@ -126,7 +126,8 @@ def _air_name(air: str) -> str:
     return air.split(":", 1)[-1].split("@", 1)[0]
 
 
-def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int) -> str:
+def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int,
+                     variation_seed: int | None = None) -> str:
     """The `parameters` text AUTOMATIC1111 writes and CivitAI reads back."""
     scheduler = params.get("scheduler", "")
     sampler, schedule_type = scheduler, ""
@@ -151,6 +152,9 @@ def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int
         f"Size: {params['width']}x{params['height']}",
         f"Model: {model_name}",
     ]
+    if variation_seed is not None and params.get("variationStrength"):
+        fields.append(f"Variation seed: {variation_seed}")
+        fields.append(f"Variation seed strength: {params['variationStrength']:g}")
     if "strength" in params:
         fields.append(f"Denoising strength: {params['strength']:g}")
     if params.get("clipSkip"):

@@ -369,6 +369,60 @@ class Image(models.Model):
         return f"Image {self.id}"
 
 
+class Board(models.Model):
+    """A named collection of images (issue 16): private to its owner, or shared with the owner's team,
+    whose members then add and remove images too. Deleting a board leaves its images alone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="boards")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="boards")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+    images = models.ManyToManyField(Image, through="BoardImage", related_name="boards", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class BoardImage(models.Model):
+    board = models.ForeignKey(Board, models.CASCADE, related_name="items")
+    image = models.ForeignKey(Image, models.CASCADE, related_name="board_items")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["board", "image"], name="an_image_once_per_board")]
+
+
+class Style(models.Model):
+    """A saved style: prompt fragments applied to the create form's prompts with one click (issue 16).
+    A fragment holding `{prompt}` takes the prompt in its place; any other is appended after a comma
+    (static/js/create/styles.js). Private to its owner, or shared with the owner's team."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=60)
+    positive = models.TextField("prompt fragment", max_length=1000, blank=True)
+    negative = models.TextField("negative prompt fragment", max_length=1000, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="styles")
+    team = models.ForeignKey(Team, models.SET_NULL, null=True, blank=True, related_name="styles")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.TEAM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="one_style_name_per_owner"),
+            models.CheckConstraint(condition=~Q(positive="", negative=""), name="style_has_a_fragment"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class StepPreview(models.Model):
     """One step's preview of one image of a job (a small WebP), kept for the replay scrubber.
 

@@ -348,6 +348,43 @@ def _outpaint(value, errors: FieldErrors):
     return result
 
 
+def _variations(payload, params, errors: FieldErrors, *, task_type) -> None:
+    """`variationSeed` and `variationStrength` (Stepwise extensions; AUTOMATIC1111's variation seed and
+    strength): the initial noise is slerp(noise(seed), noise(variationSeed), variationStrength).
+
+    Strength 0 (or absent) is no variation, and then a variationSeed is refused rather than ignored.
+    A strength without a variationSeed draws one. With several results every image keeps the seed
+    and image k takes variationSeed + k (`result_seeds`).
+    """
+    strength = read_float(payload, "variationStrength", errors, low=0, high=1, default=0.0)
+    variation_seed = read_int(payload, "variationSeed", errors, low=1, high=MAX_SEED)
+    if errors.has("variationStrength") or errors.has("variationSeed"):
+        return
+    if not strength:
+        if variation_seed is not None:
+            errors.add("variationSeed", "variationSeed has no effect without a variationStrength above 0.")
+        return
+    if task_type != "textToImage":
+        errors.add("variationStrength", "variationStrength applies to text to image only; image tasks start "
+                                        "from their source image.")
+        return
+    if variation_seed is None:
+        variation_seed = secrets.randbelow(2**31 - 2) + 1
+    if variation_seed + (params["numberResults"] or 1) - 1 > MAX_SEED:
+        errors.add("variationSeed", f"variationSeed is too large for {params['numberResults']} results.")
+        return
+    params["variationSeed"] = variation_seed
+    params["variationStrength"] = strength
+
+
+def result_seeds(params: dict, index: int) -> tuple[int, int | None]:
+    """(seed, variation seed or None) of image `index` of a job: without variations image k uses seed + k;
+    with them every image keeps the seed and image k uses variationSeed + k."""
+    if params.get("variationStrength"):
+        return params["seed"], params["variationSeed"] + index
+    return params["seed"] + index, None
+
+
 def _snap(value, multiple):
     return max(multiple, value - value % multiple)
 
@@ -412,6 +449,7 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     params["seed"] = seed if seed is not None else secrets.randbelow(2**31 - 2) + 1
     if params["numberResults"] and params["seed"] + params["numberResults"] - 1 > MAX_SEED:
         errors.add("seed", f"seed is too large for {params['numberResults']} results.")
+    _variations(payload, params, errors, task_type=task_type)
     scheduler_name = payload.get("scheduler") or defaults["scheduler"]
     spec = None
     if not isinstance(scheduler_name, str):

@@ -3,7 +3,15 @@
 from django.db import transaction
 
 from webapp.studio import events
-from webapp.studio.models import Image, Membership, Profile, StepPreview, Team, Visibility
+from webapp.studio.models import Board, BoardImage, Image, Membership, Profile, StepPreview, Style, Team, Visibility
+
+BOARD_NAME_MAX = 80
+STYLE_NAME_MAX = 60
+STYLE_FRAGMENT_MAX = 1000
+
+
+class Refused(ValueError):
+    """A write the service will not do; the message says why in the user's words."""
 
 
 def profile_for(user) -> Profile:
@@ -64,3 +72,66 @@ def team_add_member(*, team_name: str, user, admin: bool = False) -> Membership:
         profile.active_team = team
         profile.save(update_fields=["active_team"])
     return membership
+
+
+def _visibility(visibility: str) -> str:
+    if visibility not in Visibility.values:
+        raise Refused("Choose Private or Team.")
+    return visibility
+
+
+def board_create(*, owner, team: Team | None, name: str, visibility: str) -> Board:
+    """A new board of `owner`'s, in `team` (their active team)."""
+    name = (name or "").strip()
+    if not name:
+        raise Refused("Give the board a name.")
+    if len(name) > BOARD_NAME_MAX:
+        raise Refused(f"A board's name may be at most {BOARD_NAME_MAX} characters.")
+    return Board.objects.create(owner=owner, team=team, name=name, visibility=_visibility(visibility))
+
+
+def board_set_visibility(*, board: Board, visibility: str) -> Board:
+    board.visibility = _visibility(visibility)
+    board.save(update_fields=["visibility"])
+    return board
+
+
+def board_add_images(*, board: Board, images, user) -> int:
+    """Add images to a board (those already on it stay as they are); returns how many were new."""
+    existing = set(board.items.values_list("image_id", flat=True))
+    new = [BoardImage(board=board, image=image, added_by=user) for image in images if image.id not in existing]
+    BoardImage.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def board_remove_image(*, board: Board, image_id) -> bool:
+    """Take an image off a board (the image stays); whether it was on it."""
+    deleted, _ = BoardImage.objects.filter(board=board, image_id=image_id).delete()
+    return bool(deleted)
+
+
+def board_delete(*, board: Board) -> None:
+    """Delete a board; its images stay in the gallery."""
+    board.delete()
+
+
+def style_create(*, owner, team: Team | None, name: str, positive: str, negative: str, visibility: str) -> Style:
+    """A saved style: prompt fragments (either may be empty, not both); names are unique per owner."""
+    name = (name or "").strip()
+    positive, negative = (positive or "").strip(), (negative or "").strip()
+    if not name:
+        raise Refused("Give the style a name.")
+    if len(name) > STYLE_NAME_MAX:
+        raise Refused(f"A style's name may be at most {STYLE_NAME_MAX} characters.")
+    if not positive and not negative:
+        raise Refused("A style needs a prompt or a negative prompt to add.")
+    if len(positive) > STYLE_FRAGMENT_MAX or len(negative) > STYLE_FRAGMENT_MAX:
+        raise Refused(f"A style's prompts may be at most {STYLE_FRAGMENT_MAX} characters each.")
+    if Style.objects.filter(owner=owner, name=name).exists():
+        raise Refused(f"You already have a style named {name!r}.")
+    return Style.objects.create(owner=owner, team=team, name=name, positive=positive, negative=negative,
+                                visibility=_visibility(visibility))
+
+
+def style_delete(*, style: Style) -> None:
+    style.delete()

@@ -47,6 +47,14 @@ export function setupPngParams(page, { pickers, source, addons }) {
     if (imageTask && el.strength && values.strength >= 0 && values.strength <= 1) {
       setValue(el.strength, el.strengthRange, values.strength.toFixed(2));
     }
+    // Variations (text to image): the switch goes on with the PNG's variation seed and strength.
+    const variations = $("variations");
+    if (variations && values.variationStrength > 0 && values.variationStrength <= 1 && values.variationSeed) {
+      variations.checked = true;
+      variations.dispatchEvent(new Event("change"));
+      setValue($("variationStrength"), $("variationStrength-range"), values.variationStrength.toFixed(2));
+      $("variationSeed").value = values.variationSeed;
+    }
     // 4. Add-ons: LoRAs with their weights, embeddings, the VAE, clip skip, weighting.
     notes.push(...addons.apply(values));
     pickers.renderSchedulerInfo(pickers.currentScheduler());

@@ -23,7 +23,7 @@ HONOURED = {
     "steps": "1-100.",
     "scheduler": "Runware's scheduler names and diffusers class names.",
     "CFGScale": "0-50.",
-    "seed": "1 .. 2^63-1; image k of a request uses seed + k.",
+    "seed": "1 .. 2^63-1; image k of a request uses seed + k (with variationStrength, every image keeps seed).",
     "numberResults": "1-20.",
     "seedImage": "Image UUID, data URI, base64, or a URL where the admin allows fetching.",
     "maskImage": "Same forms as seedImage; makes the task inpainting.",
@@ -48,6 +48,11 @@ HONOURED = {
     "safety": "checkContent runs the admin's content checker: NSFWContent on each result; mode flag (default), "
               "blur or withhold. Refused by name when no checker is installed; checkInputs is refused.",
     "checkNSFW": "The older form of safety.checkContent.",
+    "variationSeed": "Stepwise extension (A1111's variation seed): 1 .. 2^63-1, random when absent; the initial "
+                     "noise is slerp(noise(seed), noise(variationSeed), variationStrength). Image k of a request "
+                     "keeps seed and uses variationSeed + k. Text to image only.",
+    "variationStrength": "Stepwise extension (A1111's variation strength): 0-1; 0 is the seed's own image, 1 the "
+                         "variation seed's. Needed with variationSeed.",
     "includeProgress": "Stepwise extension: per-step progress messages on the websocket.",
     "includePreviews": "Stepwise extension: a small JPEG preview with each progress message.",
 }

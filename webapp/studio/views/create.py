@@ -35,6 +35,7 @@ from webapp.studio.views.presenters import (
     source_preview,
     task_tabs,
 )
+from webapp.studio.views.styles import styles_for
 
 
 def _task_or_404(slug):
@@ -119,6 +120,7 @@ def create(request, task):
         "compare_open": request.GET.get("compare") == "1" or bool(
             {"compareSteps", "compareSchedulers"} & errors.keys()) or request.POST.get("compare") == "1",
         "recent_prompts": recent_prompts(user),
+        "styles_json": styles_for(user),
         "loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
         "embeddings": [a for a in addons if a["kind"] == kinds.EMBEDDING],
         "vaes": [a for a in addons if a["kind"] == kinds.VAE],

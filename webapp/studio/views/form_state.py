@@ -13,14 +13,18 @@ from generation.steps import effective_steps
 from generation.task_types import INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access, forms
 from webapp.studio.models import Job
+from webapp.studio.schema import result_seeds
 from webapp.studio.views.presenters import advice_items, model_advice, source_preview
 
 # Form fields shown next to their own input; any other error goes to the banner above the form.
 FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
     "width", "height", "strength", "seedImage", "maskImage", "outpaint", "compareSteps", "compareSchedulers",
-    "lora", "embeddings", "vae", "clipSkip", "promptWeighting", "maskMargin",
+    "lora", "embeddings", "vae", "clipSkip", "promptWeighting", "maskMargin", "variationSeed", "variationStrength",
 }
+# "Variations" on an image page: its parameters, four images at this variation strength.
+VARIATIONS_STRENGTH = "0.15"
+VARIATIONS_RESULTS = 4
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
 
@@ -36,6 +40,13 @@ def reuse_values(request, task_type, reuse_id):
     values = {name: params[name] for name in forms.FIELDS if params.get(name) not in (None, "")}
     values["seed"] = image.seed if image else params.get("seed")
     values["numberResults"] = 1 if image else params.get("numberResults", 1)
+    if image and params.get("variationStrength"):
+        values["variationSeed"] = result_seeds(params, image.index)[1]
+    if task_type == TEXT_TO_IMAGE and values.get("variationStrength"):
+        values["variations"] = "1"
+    else:
+        values.pop("variationSeed", None)
+        values.pop("variationStrength", None)
     for side in forms.OUTPAINT_SIDES:
         if side in params.get("outpaint", {}):
             values[forms.outpaint_input_name(side)] = params["outpaint"][side]
@@ -103,6 +114,13 @@ def initial_values(request, task_type, model):
             messages.warning(request, "That source image is not available to you.")
     if request.GET.get("seed") == "random":  # "same settings, new seed": the seed field starts empty
         values.pop("seed", None)
+        values.pop("variationSeed", None)
+    if request.GET.get("variations") == "1" and task_type == TEXT_TO_IMAGE:
+        # "Variations" (image page): small changes around this image's seed, with a random variation
+        # seed. An image that is itself a variation has no seed of its own noise, so its variations
+        # are around its seed's image; Reuse keeps its exact variation.
+        values.update(variations="1", variationStrength=VARIATIONS_STRENGTH, numberResults=str(VARIATIONS_RESULTS))
+        values.pop("variationSeed", None)
     return values
 
 

@@ -1,4 +1,5 @@
-"""The gallery, and an image's page: who sees it, deleting it, and the parameters that made it."""
+"""The gallery (also a board's page: the gallery filtered by that board), and an image's page: who sees
+it, deleting it, its boards, and the parameters that made it."""
 
 import datetime
 import io
@@ -21,6 +22,7 @@ from generation.task_types import TASK_TYPES
 from webapp.studio import access, services
 from webapp.studio.images import a1111_parameters
 from webapp.studio.models import Visibility
+from webapp.studio.schema import result_seeds
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
     job_plan,
@@ -35,7 +37,7 @@ from webapp.studio.views.presenters import (
 GALLERY_PAGE_SIZE = 24
 # The most images one bulk action (delete, visibility, zip download) takes at once.
 BULK_MAX = 100
-BULK_ACTIONS = {"delete", "private", "team", "zip"}
+BULK_ACTIONS = {"delete", "private", "team", "zip", "board", "unboard"}
 
 
 def _parse_date(value):
@@ -57,7 +59,13 @@ def _filtered_images(request):
         "until": request.GET.get("until", ""),
         "q": request.GET.get("q", "").strip(),
         "favourites": request.GET.get("favourites", ""),
+        "board": request.GET.get("board", ""),
     }
+    board = _board_or_none(user, filters["board"])
+    if board is not None:
+        images = images.filter(boards=board)
+    else:
+        filters["board"] = ""
     if filters["favourites"] == "1":
         images = images.filter(favourited_by=user)
     else:
@@ -84,6 +92,14 @@ def _filtered_images(request):
     return images, filters
 
 
+def _board_or_none(user, board_id):
+    """A board this user sees, by id, or None (also for an id that is no UUID)."""
+    try:
+        return access.boards_visible_to(user).filter(id=uuid.UUID(str(board_id))).first()
+    except ValueError:
+        return None
+
+
 def _filter_query(request):
     """The gallery's filters as a query string (no page), for links that keep them."""
     query = request.GET.copy()
@@ -105,6 +121,7 @@ def gallery(request):
         "page": page,
         "filters": filters,
         "filtered": any(filters.values()),
+        "narrowed": any(value for name, value in filters.items() if name != "board"),
         "query": _filter_query(request),
         "user_id": user.id,
     }
@@ -114,7 +131,12 @@ def gallery(request):
         # The live gallery keeps its "N images" line right when new tiles arrive.
         response["X-Total-Count"] = str(page.paginator.count)
         return response
+    boards = list(access.boards_visible_to(user).select_related("owner", "team"))
+    board = next((b for b in boards if str(b.id) == filters["board"]), None)
     context.update({
+        "boards": boards,
+        "board": board,
+        "can_delete_board": board is not None and access.can_delete_board(user, board),
         "models": access.checkpoints_for(user).order_by("name"),
         "task_choices": [(task.key, task.label) for task in TASK_TYPES.values()],
     })
@@ -154,7 +176,9 @@ def image_detail(request, image_id):
     job = image.job
     plan, spec = job_plan(job)
     params = job.params
-    a1111_text = a1111_parameters(params, seed=image.seed, model_name=job.model.name, steps_run=job.total_steps) \
+    variation_seed = result_seeds(params, image.index)[1]
+    a1111_text = a1111_parameters(params, seed=image.seed, variation_seed=variation_seed, model_name=job.model.name,
+                                  steps_run=job.total_steps) \
         if {"steps", "CFGScale", "width", "height", "model"} <= params.keys() else ""
     return render(request, "studio/image_detail.html", {
         "image": image,
@@ -166,6 +190,7 @@ def image_detail(request, image_id):
         "phases": phase_strip(plan.requested, plan.first_step) if plan else [],
         "replay": replay_frames(job, image.index, plan),
         "a1111_text": a1111_text,
+        "variation_seed": variation_seed,
         "is_owner": image.owner_id == request.user.id,
         "is_favourite": image.favourited_by.filter(id=request.user.id).exists(),
         "can_delete": access.can_delete_image(request.user, image),
@@ -175,10 +200,18 @@ def image_detail(request, image_id):
         "source_preview": source_preview(request.user, params.get("seedImage")) if params.get("seedImage") else None,
         "compare_box": _compare_box(job, image, params),
         "visibility_choices": Visibility.choices,
+        "boards": _image_boards(request.user, image),
         "newer": newer,
         "older": older,
         "query": query,
     })
+
+
+def _image_boards(user, image):
+    """The boards the user sees, split into those the image is on and those it could go on."""
+    boards = list(access.boards_visible_to(user))
+    on = set(image.board_items.filter(board__in=boards).values_list("board_id", flat=True))
+    return {"on": [b for b in boards if b.id in on], "others": [b for b in boards if b.id not in on]}
 
 
 @require_POST
@@ -259,6 +292,21 @@ def gallery_bulk(request):
         return redirect(back)
     if action == "zip":
         return _zip_response(images)
+    if action in ("board", "unboard"):
+        # Adding names the chosen board; removing, the board whose page the selection was made on.
+        board = _board_or_none(request.user, request.POST.get("board" if action == "board" else "current_board", ""))
+        if board is None:
+            messages.error(request, "Choose a board.")
+            return redirect(back)
+        if action == "board":
+            added = services.board_add_images(board=board, images=images, user=request.user)
+            messages.success(request, f"Added to {board.name}: {added} image{'s' if added != 1 else ''}"
+                                      f"{f' ({len(images) - added} already there)' if added < len(images) else ''}.")
+        else:
+            with transaction.atomic():
+                removed = sum(services.board_remove_image(board=board, image_id=image.id) for image in images)
+            messages.success(request, f"Removed from {board.name}: {removed} image{'s' if removed != 1 else ''}.")
+        return redirect(back)
     if action == "delete":
         refused = [i for i in images if not access.can_delete_image(request.user, i)]
         if refused:

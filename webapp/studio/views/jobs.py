@@ -73,7 +73,11 @@ def job_detail(request, job_id):
         "replay": replay_frames(job, 0, plan) if images and images[0].index == 0 else [],
         "replay_caption": "How the first image formed, step by step." if job.number_results > 1
         else "How the image formed, step by step.",
-        "seed_last": seed + job.number_results - 1 if isinstance(seed, int) else None,
+        # Image k uses seed + k, or with variations the seed and variationSeed + k (schema.result_seeds).
+        "seed_last": seed + job.number_results - 1 if isinstance(seed, int) and not job.params.get("variationStrength")
+        else None,
+        "variation_last": job.params["variationSeed"] + job.number_results - 1 if job.params.get("variationStrength")
+        else None,
         "timings": snapshot["timings"],
         "is_owner": job.owner_id == request.user.id,
         # Webhook POSTs and uploadEndpoint PUTs, with their attempts: only the owner sees the URLs.
