@@ -93,14 +93,14 @@ class JobPlan:
         return f"{self.steps} steps: {parts}"
 
 
-def refiner_start(*, steps: int, start_step: int | None = None, start_percentage: int | None = None) -> int:
+def refiner_start(*, steps: int, start_step: int | None = None, start_percentage: float | None = None) -> int:
     """How many steps of the schedule the base runs before the refiner takes over (Runware's
     `startStep`, or `startStepPercentage` of `steps`, rounded down). Not clamped: the validator
     refuses a start that leaves either model no step."""
     if start_step is not None:
         return start_step
     if start_percentage is not None:
-        return steps * start_percentage // 100
+        return int(steps * start_percentage / 100)
     raise ValueError("refiner_start needs start_step or start_percentage.")
 
 

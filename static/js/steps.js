@@ -56,7 +56,7 @@ function evaluationsFor(run, schedulerOrder) {
  */
 export function refinerStart({ steps, startStep = null, startPercentage = null }) {
   if (startStep !== null && startStep !== undefined && startStep !== "") return Number(startStep);
-  return Math.floor((Number(steps) * Number(startPercentage)) / 100);
+  return Math.trunc((Number(steps) * Number(startPercentage)) / 100);
 }
 
 /**

@@ -52,6 +52,7 @@ def test_refiner_start_reads_a_step_or_a_percentage():
     assert refiner_start(steps=30, start_step=24) == 24
     assert refiner_start(steps=30, start_percentage=80) == 24
     assert refiner_start(steps=25, start_percentage=50) == 12  # rounded down
+    assert refiner_start(steps=30, start_percentage=83.5) == 25  # Runware sends a float
 
 
 def test_upscaled_size_keeps_the_size_multiple():

@@ -109,6 +109,7 @@ test("refinerStart and upscaledSize agree with generation/steps.py", async () =>
   assert.equal(refinerStart({ steps: 30, startStep: "24" }), 24);
   assert.equal(refinerStart({ steps: 30, startPercentage: 80 }), 24);
   assert.equal(refinerStart({ steps: 25, startPercentage: 50 }), 12);
+  assert.equal(refinerStart({ steps: 30, startPercentage: 83.5 }), 25);
   assert.deepEqual(upscaledSize(512, 512, { upscale: 1.5, multiple: 8 }), [768, 768]);
   assert.deepEqual(upscaledSize(520, 344, { upscale: 1.5, multiple: 64 }), [768, 512]);
 });
