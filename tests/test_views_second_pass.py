@@ -118,3 +118,12 @@ def test_the_image_page_shows_both_passes_and_the_png_records_them(alice_client,
     assert "30 in all: 20 base + 10 hires" in body
     text = a1111_parameters(job.params, seed=1, model_name="m", steps_run=30)
     assert "Denoising strength: 0.5, Hires upscale: 2, Hires steps: 20, Hires upscaler: Lanczos" in text
+
+
+def test_the_job_page_shows_both_passes_and_the_upscaled_size(alice_client):
+    assert _post(alice_client, width="256", height="256", hiresUpscale="1.5", hiresStrength="0.5",
+                 hiresSteps="10").status_code == 302
+    job = Job.objects.get()
+    body = alice_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "25 steps: 20 base + 5 hires" in body
+    assert "256 × 256 → 384 × 384" in body
