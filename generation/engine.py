@@ -13,8 +13,12 @@ thread-safe: pipelines and schedulers are stateful, so a worker runs one generat
   never leaks into the next job. A VAE override goes on the job's own pipeline object only.
 - `on_step(step, total, preview)` fires once per denoising step (preview None when
   `want_preview()` says nobody needs one), `total` being exactly
-  `generation.steps.effective_steps(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
+  `generation.steps.job_plan(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
   whose pipelines call back once per model evaluation (2N-1 times).
+- A second pass goes on with the same counter: the hires fix (Lanczos upscale, then image to image
+  on the same model and add-ons) or the SDXL refiner (another cached model runs the end of the
+  base's own schedule, from its latents). The refiner is loaded through the same cache: with
+  `cache_size` 1 it takes the base's place (see docs/addons.md for the memory it costs).
 """
 
 import os

@@ -173,3 +173,55 @@ def test_each_upscale_error_names_its_field(client, alice_key, builtin_model, fi
 def test_upscale_applies_to_image_to_image_only(client, alice_key, builtin_model):
     errors = errors_of(post(client, [t2i(upscale=2)], key=alice_key))
     assert "hiresFix" in errors["upscale"]["message"]
+
+
+# -- Through the real job runner (the fake engine counts like the real one) ---------------------
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+async def test_a_hires_job_reports_one_step_counter_and_delivers_the_upscaled_image(alice_key, builtin_model,
+                                                                                     run_job, fake_engine):
+    from PIL import Image as PILImage
+
+    from tests.api.test_ws_protocol import auth, connect, job_for, receive_until, settle
+    from tests.api.test_ws_protocol import t2i as ws_t2i
+
+    communicator = await connect()
+    await auth(communicator, alice_key)
+    tid = task_uuid()
+    await communicator.send_json_to([ws_t2i(taskUUID=tid, steps=6, width=128, height=128, includeProgress=True,
+                                            outputType="base64Data", outputFormat="PNG",
+                                            hiresFix={"upscale": 2, "strength": 0.5, "steps": 8})])
+    await settle(communicator)
+    job = await job_for(tid)
+    await run_job(job.id)
+    messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))
+    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    assert [p["step"] for p in progress] == list(range(1, 11))  # 6 base + 8 x 0.5 hires, no gap
+    assert {p["totalSteps"] for p in progress} == {10}
+    result = messages[-1]["data"][0]
+    assert PILImage.open(__import__("io").BytesIO(base64.b64decode(result["imageBase64Data"]))).size == (256, 256)
+    (inp,) = fake_engine.generated
+    assert (inp.hires.upscale, inp.hires.steps, inp.hires.strength) == (2.0, 8, 0.5)
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_refiner_job_gets_its_refiner_and_fails_cleanly_when_it_left_the_catalog(client, alice_key, sdxl,
+                                                                                    fake_engine):
+    from tests.api.conftest import _process
+
+    for _ in range(2):
+        assert post(client, [xl(refiner={"model": "local:xl-refiner@1", "startStep": 24})],
+                    key=alice_key).status_code == 200
+    first, second = Job.objects.order_by("queued_at")
+    _process(first.id, fake_engine)
+    first.refresh_from_db()
+    assert (first.status, first.step, first.total_steps) == ("succeeded", 30, 30)
+    (inp,) = fake_engine.generated
+    assert (inp.refiner.source.air, inp.refiner.source.architecture, inp.refiner.start_step) == \
+        ("local:xl-refiner@1", "sdxl", 24)
+    sdxl["refiner"].delete()
+    _process(second.id, fake_engine)
+    second.refresh_from_db()
+    assert second.status == "failed" and "local:xl-refiner@1 is no longer in the catalog" in second.error
