@@ -79,6 +79,18 @@ def test_the_hires_fix_counts_its_pass_live_and_runs_with_one_step_counter(page,
     expect(page.get_by_test_id("image-passes")).to_have_text("12 in all: 6 base + 6 hires")
     expect(page.locator("dd", has_text="256 × 256")).to_have_count(1)
 
+    # Its PNG restores the hires fix on the text-to-image form.
+    png = page.request.get(page.locator("a[href*='/download/']").first.get_attribute("href"))
+    path = tmp_path / "hires.png"
+    path.write_bytes(png.body())
+    image_page = page.url
+    page.goto("/create/text-to-image/")
+    page.set_input_files("#params-file", str(path))
+    page.get_by_test_id("png-params").get_by_role("button", name="Reuse them").click()
+    expect(page.locator("#hiresUpscale")).to_have_value("2")
+    expect(page.get_by_test_id("effective-steps")).to_have_text("12 steps: 6 base + 6 hires")
+    page.goto(image_page)
+
     # The image page's Upscale action: image to image at 2x the source, a light pass.
     page.get_by_test_id("upscale-action").filter(has_text="2×").click()
     page.wait_for_url("**/create/image-to-image/**")

@@ -95,7 +95,7 @@ export function init() {
       onFile: (file) => pngParams.offer(file),
     })
     : null;
-  pngParams = setupPngParams(page, { pickers, source, addons });
+  pngParams = setupPngParams(page, { pickers, source, addons, secondPass });
   guardSubmit(page, { bar, source, mask });
   page.update = () => {
     plan.update();

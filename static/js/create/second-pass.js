@@ -79,9 +79,36 @@ export function setupSecondPass(page) {
     return `Then the hires fix upscales ×${hires.upscale.value} and runs ${second.steps} of ${second.requested} steps of image to image over it (strength ${hires.strength.value || "0.5"}).`;
   }
 
+  /** Restore a PNG's hires fix or refiner (values from pngmeta.js); returns notes on what could not be. */
+  function apply(values) {
+    const notes = [];
+    if (values.hiresFix && hires.upscale) {
+      const factor = String(values.hiresFix.upscale);
+      if ([...hires.upscale.options].some((o) => o.value === factor)) {
+        hires.upscale.value = factor;
+        if (values.hiresFix.strength !== undefined) hires.strength.value = values.hiresFix.strength;
+        hires.steps.value = values.hiresFix.steps ?? "";
+        $("second-pass").open = true;
+      } else {
+        notes.push(`Its hires fix upscaled ×${factor}; this server offers 1.5× and 2×, so the hires fix stays off.`);
+      }
+    }
+    if (values.refiner) {
+      const known = refiner.model && [...refiner.model.options].some((o) => o.value === values.refiner.model);
+      if (known) {
+        refiner.model.value = values.refiner.model;
+        refiner.start.value = values.refiner.startStep ?? "";
+        $("second-pass").open = true;
+      } else {
+        notes.push(`Its refiner ${values.refiner.model} is not available to you, so the refiner stays off.`);
+      }
+    }
+    return notes;
+  }
+
   for (const input of [hires.upscale, hires.strength, hires.steps, refiner.model, refiner.start, upscale.select]) {
     input?.addEventListener("input", () => page.update());
     input?.addEventListener("change", () => page.update());
   }
-  return { planArgs, update, caption };
+  return { planArgs, update, caption, apply };
 }
