@@ -59,6 +59,7 @@ class Pass:
 @dataclass(frozen=True)
 class JobPlan:
     passes: tuple[Pass, ...]
+    image_task: bool = False  # the first pass starts from a source image (part of the schedule)
 
     @property
     def steps(self) -> int:
@@ -86,7 +87,7 @@ class JobPlan:
         "30 steps: 24 base + 6 refiner", "40 steps: 30 base + 10 hires"."""
         if len(self.passes) == 1:
             plan = self.first
-            if plan.first_step == 1 and plan.steps == plan.requested:
+            if not self.image_task:
                 return f"{plan.steps} steps will run"
             return f"{plan.steps} of {plan.requested} steps will run"
         parts = " + ".join(f"{p.plan.steps} {p.name}" for p in self.passes)
@@ -117,6 +118,7 @@ def job_plan(*, architecture: str, task_type: str, steps: int, strength: float, 
     """
     first = effective_steps(architecture=architecture, task_type=task_type, steps=steps, strength=strength,
                             scheduler_order=scheduler_order)
+    image_task = task_type in IMAGE_TASKS
     if refiner_start_step is not None:
         base_run = min(max(refiner_start_step, 0), steps)
         base = StepPlan(requested=steps, steps=base_run, evaluations=_evaluations(base_run, scheduler_order),
@@ -124,12 +126,12 @@ def job_plan(*, architecture: str, task_type: str, steps: int, strength: float, 
         rest = steps - base_run
         refiner = StepPlan(requested=steps, steps=rest, evaluations=_evaluations(rest, scheduler_order),
                            first_step=base_run + 1)
-        return JobPlan((Pass("base", base, 0), Pass("refiner", refiner, base_run)))
+        return JobPlan((Pass("base", base, 0), Pass("refiner", refiner, base_run)), image_task)
     if hires_steps is not None and hires_strength is not None:
         hires = effective_steps(architecture=architecture, task_type=IMAGE_TO_IMAGE, steps=hires_steps,
                                 strength=hires_strength, scheduler_order=scheduler_order)
-        return JobPlan((Pass("base", first, 0), Pass("hires", hires, first.steps)))
-    return JobPlan((Pass("base", first, 0),))
+        return JobPlan((Pass("base", first, 0), Pass("hires", hires, first.steps)), image_task)
+    return JobPlan((Pass("base", first, 0),), image_task)
 
 
 def _evaluations(run: int, scheduler_order: int) -> int:

@@ -84,6 +84,7 @@ export function jobPlan({ architecture, family, taskType, steps, strength = 1.0,
   }
   return {
     passes,
+    imageTask: isImageTask(taskType),
     steps: passes.reduce((sum, p) => sum + p.steps, 0),
     evaluations: passes.reduce((sum, p) => sum + p.evaluations, 0),
   };
@@ -93,7 +94,7 @@ export function jobPlan({ architecture, family, taskType, steps, strength = 1.0,
 export function planLabel(plan) {
   if (plan.passes.length === 1) {
     const p = plan.passes[0];
-    if (p.firstStep === 1 && p.steps === p.requested) return `${p.steps} steps will run`;
+    if (!plan.imageTask) return `${p.steps} steps will run`;
     return `${p.steps} of ${p.requested} steps will run`;
   }
   return `${plan.steps} steps: ${plan.passes.map((p) => `${p.steps} ${p.name}`).join(" + ")}`;
