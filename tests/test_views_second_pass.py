@@ -49,7 +49,7 @@ def test_a_hires_fix_error_is_beside_its_input_in_the_form_s_words(alice_client)
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="hiresUpscale-error"' in body
-    assert "Hires upscale 2 makes 1536x512 3072x1024" in body
+    assert "Hires fix&#x27;s upscale 2 makes 1536x512 3072x1024" in body
     assert Job.objects.count() == 0
     response = _post(alice_client, hiresUpscale="2", hiresStrength="0.01", hiresSteps="10")
     assert 'id="hiresStrength-error"' in response.content.decode()

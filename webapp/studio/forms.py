@@ -130,7 +130,7 @@ FORM_WORDS = {
     "outpaint.left": "left",
     "outpaint.blur": "seam blur",
     "outpaint": "outpainting",
-    "hiresFix.upscale": "hires upscale",
+    "hiresFix.upscale": "the hires fix's upscale",
     "hiresFix.strength": "hires strength",
     "hiresFix.steps": "hires steps",
     "hiresFix": "hires fix",
