@@ -13,8 +13,12 @@ thread-safe: pipelines and schedulers are stateful, so a worker runs one generat
   never leaks into the next job. A VAE override goes on the job's own pipeline object only.
 - `on_step(step, total, preview)` fires once per denoising step (preview None when
   `want_preview()` says nobody needs one), `total` being exactly
-  `generation.steps.effective_steps(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
+  `generation.steps.job_plan(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
   whose pipelines call back once per model evaluation (2N-1 times).
+- A second pass goes on with the same counter: the hires fix (Lanczos upscale, then image to image
+  on the same model and add-ons) or the SDXL refiner (another cached model runs the end of the
+  base's own schedule, from its latents). The refiner is loaded through the same cache: with
+  `cache_size` 1 it takes the base's place (see docs/addons.md for the memory it costs).
 """
 
 import os
@@ -25,7 +29,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Worker logs should say what Stepwise does, not list optional packages transformers could use.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+import dataclasses  # noqa: E402
 import gc  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -54,7 +60,7 @@ from generation.inputs import (  # noqa: E402,F401
     OutOfMemory,
 )
 from generation.previews import LatentPreviewer, latent_format  # noqa: E402
-from generation.steps import effective_steps  # noqa: E402
+from generation.steps import HIRES_UPSCALES, JobPlan, Pass, job_plan, upscaled_size  # noqa: E402
 from generation.variations import vary_initial_noise  # noqa: E402
 
 TEXT_TO_IMAGE = "textToImage"
@@ -299,14 +305,18 @@ class Engine:
         should_cancel: Callable[[], bool],
         want_preview: Callable[[], bool] | None = None,
     ) -> Image.Image:
-        """Run one generation and return the image (width x height).
+        """Run one generation and return the image (width x height, or the hires fix's upscaled size).
 
         `want_preview()` is asked at each step (None: always yes); when it says no, `on_step` gets
         None for the preview and the projection, with its device-to-host copy, is skipped.
 
+        A job of two passes (`generation.steps.job_plan`) counts one step counter across them: the
+        refiner's part of the schedule, or the hires fix's image-to-image pass, goes on at the step
+        after the first pass's last, and `total` is the steps of both.
+
         Raises GenerationCancelled, ModelLoadError, OutOfMemory, or ValueError for bad input.
         """
-        # 1. Check inputs and work out how many steps will really run.
+        # 1. Check inputs and work out how many steps each pass will really run.
         if inp.task_type not in TASK_TYPES:
             raise ValueError(f"Unknown task type {inp.task_type!r}; expected one of {', '.join(TASK_TYPES)}.")
         architecture = ARCHITECTURES.get(source.architecture)
@@ -315,9 +325,12 @@ class Engine:
         family = architecture.family
         spec = schedulers.resolve(inp.scheduler, family, default=architecture.default_scheduler)
         strength = 1.0 if inp.task_type == TEXT_TO_IMAGE or inp.strength is None else inp.strength
-        plan = effective_steps(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
-                               strength=strength, scheduler_order=spec.order)
-        if plan.steps < 1:
+        plan = job_plan(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
+                        strength=strength, scheduler_order=spec.order,
+                        refiner_start_step=inp.refiner.start_step if inp.refiner else None,
+                        hires_steps=inp.hires.steps if inp.hires else None,
+                        hires_strength=inp.hires.strength if inp.hires else None)
+        if plan.first.steps < 1:
             raise ValueError(f"steps {inp.steps} x strength {strength:g} runs no denoising step.")
         if not 0 <= inp.clip_skip <= MAX_CLIP_SKIP:
             raise ValueError(f"clip_skip must be 0-{MAX_CLIP_SKIP}, not {inp.clip_skip}.")
@@ -332,6 +345,7 @@ class Engine:
             raise ValueError(f"variation strength must be from 0 to 1, not {inp.variation_strength}.")
         if inp.variation_strength and (inp.task_type != TEXT_TO_IMAGE or inp.variation_seed is None):
             raise ValueError("variations need a variation seed and apply to text to image only.")
+        _check_second_pass(inp, family, spec, plan)
         if should_cancel():  # cancelled while waiting: not even worth loading the model
             raise GenerationCancelled("Cancelled before the first step.")
 
@@ -342,29 +356,82 @@ class Engine:
         self._load_embeddings(source.air, text_pipe, family, inp.embeddings)
         vae = self._vae_for(source.air, text_pipe, inp.vae, family) if inp.vae is not None else None
         self._switch_on_loras(source.air, text_pipe, inp.loras)
+        common = {"family": family, "spec": spec, "total": plan.steps, "on_step": on_step,
+                  "should_cancel": should_cancel, "want_preview": want_preview}
         try:
-            return self._generate(source, inp, family=family, spec=spec, plan=plan, strength=strength, vae=vae,
-                                  on_step=on_step, should_cancel=should_cancel, want_preview=want_preview)
+            # 3. The first pass. With a refiner, the base stops where the refiner takes over and hands
+            # it its latents (diffusers' denoising_end).
+            kind = PIPELINE_KIND[inp.task_type]
+            pipe = self._job_pipeline(source.air, kind, spec, seed=inp.seed, vae=vae)
+            scheduler_config = pipe.scheduler.config
+            handover = None
+            extra: dict[str, Any] = {}
+            if inp.refiner is not None:
+                handover = _refiner_handover(spec, scheduler_config, steps=inp.steps, start=inp.refiner.start_step)
+                extra = {"denoising_end": handover, "output_type": "latent"}
+            result = self._run_pass(pipe, source.air, inp, plan.passes[0], strength=strength, extra=extra, **common)
+
+            # 4. Hires fix: Lanczos upscale, then image-to-image over it, with the same model and add-ons.
+            if inp.hires is not None:
+                if should_cancel():
+                    raise GenerationCancelled(f"Cancelled after step {plan.first.steps} of {plan.steps}.")
+                width, height = upscaled_size(inp.width, inp.height, upscale=inp.hires.upscale,
+                                              multiple=architecture.size_multiple)
+                hires_input = dataclasses.replace(
+                    inp, task_type=IMAGE_TO_IMAGE, steps=inp.hires.steps, strength=inp.hires.strength,
+                    width=width, height=height, hires=None, variation_seed=None, variation_strength=0.0,
+                    seed_image=result.convert("RGB").resize((width, height), Image.Resampling.LANCZOS))
+                pipe = self._job_pipeline(source.air, "image", spec, seed=inp.seed, vae=vae)
+                result = self._run_pass(pipe, source.air, hires_input, plan.passes[1], strength=inp.hires.strength,
+                                        extra={}, **common)
         finally:
             self._switch_off_loras(source.air, text_pipe)
 
-    def _generate(self, source: ModelSource, inp: GenerationInput, *, family, spec, plan, strength, vae, on_step,
-                  should_cancel, want_preview) -> Image.Image:
-        # 2. The task's pipeline over the cached components, with this job's own fresh scheduler
-        # (and VAE, when the job overrides it: the cached pipelines keep theirs).
-        kind = PIPELINE_KIND[inp.task_type]
-        task_pipe = self._task_pipeline(source.air, kind)
-        scheduler = schedulers.build(spec, task_pipe.scheduler.config)
+        # 5. Refiner: the rest of the one schedule on the refiner model, loaded through the same
+        # cache (with cache_size 1 it takes the base's place), from the base's latents.
+        if inp.refiner is not None:
+            if should_cancel():
+                raise GenerationCancelled(f"Cancelled after step {plan.first.steps} of {plan.steps}.")
+            refiner = inp.refiner.source
+            self.load(refiner)
+            pipe = self._job_pipeline(refiner.air, "image", spec, seed=inp.seed, vae=None,
+                                      scheduler_config=scheduler_config)
+            _match_aesthetic_score(pipe)
+            # The variation's noise was the first pass's start; the refiner continues from its latents.
+            refiner_input = dataclasses.replace(inp, task_type=IMAGE_TO_IMAGE, prompt_weighting=None, embeddings=(),
+                                                refiner=None, variation_seed=None, variation_strength=0.0)
+            result = self._run_pass(pipe, refiner.air, refiner_input, plan.passes[1], strength=1.0,
+                                    extra={"image": result.unsqueeze(0), "denoising_start": handover}, **common)
+        return result
+
+    def _job_pipeline(self, air: str, kind: str, spec, *, seed: int, vae, scheduler_config=None):
+        """A pipeline of `kind` over a cached model's components, with this job's own fresh scheduler
+        (built from `scheduler_config`, else the model's) and VAE, when the job overrides it: the
+        cached pipelines keep theirs."""
+        task_pipe = self._task_pipeline(air, kind)
+        scheduler = schedulers.build(spec, scheduler_config or task_pipe.scheduler.config)
         if hasattr(scheduler, "noise_sampler_seed"):
             # DPM++ SDE draws its Brownian noise from its own seed, random unless set: tie it to the job's.
-            scheduler.noise_sampler_seed = inp.seed
+            scheduler.noise_sampler_seed = seed
         overrides = {"vae": vae} if vae is not None else {}
         pipe = AUTO_PIPELINES[kind].from_pipe(task_pipe, scheduler=scheduler, **overrides)
         pipe.set_progress_bar_config(disable=True)
+        return pipe
 
-        # 3. Task inputs (images, masks) and what to do with the result; the prompt as text, or as
+    def _run_pass(self, pipe, air: str, inp: GenerationInput, step_pass: Pass, *, family, spec, strength, total,
+                  extra: dict, on_step, should_cancel, want_preview):
+        """Run one pass of a job on `pipe`; its step k is reported as the job's step offset + k of `total`.
+
+        Returns the finished image, or the latents when `extra` asks for them (the refiner's handover).
+        """
+        step_plan = step_pass.plan
+        # 1. Task inputs (images, masks) and what to do with the result; the prompt as text, or as
         # compel's embeddings when it is weighted.
-        kwargs, finish = _task_inputs(inp, family, strength)
+        if "image" in extra:  # the refiner starts from the base's latents, not from a picture
+            kwargs, finish = {"negative_prompt": inp.negative_prompt or None}, _unchanged
+        else:
+            kwargs, finish = _task_inputs(inp, family, strength)
+        kwargs.update(extra)
         prompt_kwargs: dict[str, Any] = {"prompt": inp.prompt}
         if inp.prompt_weighting:
             prompt_kwargs = addons.weighted_prompt_kwargs(
@@ -376,10 +443,10 @@ class Engine:
         elif inp.clip_skip:
             prompt_kwargs["clip_skip"] = inp.clip_skip
 
-        # 4. The step callback: map model evaluations to steps, preview, check for cancellation.
+        # 2. The step callback: map model evaluations to steps, preview, check for cancellation.
         previewer = LatentPreviewer(family, height=inp.height, width=inp.width,
                                     vae_scale_factor=pipe.vae_scale_factor, device=self.device,
-                                    latent_format=self._latent_formats[source.air])
+                                    latent_format=self._latent_formats[air])
         steps_done = 0
 
         def callback(pipeline, i, t, callback_kwargs):
@@ -389,17 +456,17 @@ class Engine:
             # Step k is done once k/N of the evaluations are: after evaluation 2k for order 2 (the
             # last step is a single evaluation), after k+1 for PLMS (its first step warms up twice).
             # `num_timesteps` is the number of evaluations this run makes (set before the loop).
-            step = (i + 1) * plan.steps // pipeline.num_timesteps
+            step = (i + 1) * step_plan.steps // pipeline.num_timesteps
             if step > steps_done:
                 steps_done = step
                 latents = callback_kwargs.get("latents")
                 wanted = latents is not None and (want_preview is None or want_preview())
-                on_step(steps_done, plan.steps, previewer(latents) if wanted else None)
+                on_step(step_pass.offset + steps_done, total, previewer(latents) if wanted else None)
             if should_cancel():
                 pipeline._interrupt = True
             return callback_kwargs
 
-        # 5. Run. A CPU generator gives the same noise for a seed on every machine.
+        # 3. Run. A CPU generator gives the same noise for a seed on every machine.
         generator = torch.Generator(device="cpu").manual_seed(inp.seed)
         if inp.variation_strength:
             assert inp.variation_seed is not None  # checked in step 1
@@ -423,10 +490,68 @@ class Engine:
             raise
         # The pipeline stops early on `_interrupt` but still decodes: discard that image.
         if pipe.interrupt:
-            raise GenerationCancelled(f"Cancelled after step {steps_done} of {plan.steps}.")
+            raise GenerationCancelled(f"Cancelled after step {step_pass.offset + steps_done} of {total}.")
+        if steps_done != step_plan.steps:  # the one step counter must never skip or repeat a step
+            raise RuntimeError(f"The {step_pass.name} pass ran {steps_done} steps, not {step_plan.steps}.")
 
-        # 6. Paste back what must not change (inpainting, outpainting).
-        return finish(result)
+        # 4. Paste back what must not change (inpainting, outpainting).
+        return result if kwargs.get("output_type") == "latent" else finish(result)
+
+
+def _check_second_pass(inp: GenerationInput, family: str, spec, plan: JobPlan) -> None:
+    """The hires fix and the refiner follow text-to-image only, one of them at a time."""
+    if inp.hires is None and inp.refiner is None:
+        return
+    if inp.task_type != TEXT_TO_IMAGE:
+        raise ValueError("The hires fix and the refiner follow text-to-image only.")
+    if inp.hires is not None and inp.refiner is not None:
+        raise ValueError("A job runs the hires fix or the refiner, not both.")
+    if inp.hires is not None:
+        if inp.hires.upscale not in HIRES_UPSCALES:
+            raise ValueError(f"hires upscale must be one of {HIRES_UPSCALES}, not {inp.hires.upscale}.")
+        if plan.passes[1].plan.steps < 1:
+            raise ValueError(f"hires steps {inp.hires.steps} x strength {inp.hires.strength:g} runs no step.")
+    if inp.refiner is not None:
+        refiner_arch = ARCHITECTURES.get(inp.refiner.source.architecture)
+        if family != "sdxl" or refiner_arch is None or refiner_arch.family != "sdxl":
+            raise ValueError("The refiner takes an SDXL model after an SDXL model.")
+        if spec.order != 1:
+            raise ValueError(f"The refiner needs a first-order scheduler; {spec.name} is of order {spec.order}.")
+        if not 1 <= inp.refiner.start_step < inp.steps:
+            raise ValueError(f"The refiner must start after step 1-{inp.steps - 1}, not {inp.refiner.start_step}.")
+
+
+def _refiner_handover(spec, scheduler_config, *, steps: int, start: int) -> float:
+    """The fraction of the schedule (diffusers' denoising_end, and the refiner's denoising_start) at
+    which the base hands over after exactly `start` of `steps` steps.
+
+    diffusers cuts the schedule at a whole timestep: the base runs the timesteps at or above
+    round(T - fraction x T), the refiner those below. A fraction of start/steps would not always
+    cut after step `start` (leading spacing, Karras sigmas), so the cut is put just above the
+    timestep of step start+1 of this scheduler's own schedule.
+    """
+    probe = schedulers.build(spec, scheduler_config)
+    probe.set_timesteps(steps, device="cpu")
+    timesteps = [float(t) for t in probe.timesteps]
+    if len(timesteps) != steps:
+        raise ValueError(f"{spec.name} makes {len(timesteps)} timesteps for {steps} steps; the refiner needs one a "
+                         "step.")
+    cutoff = math.floor(timesteps[start]) + 1
+    if not timesteps[start] < cutoff <= timesteps[start - 1]:
+        raise ValueError(f"{spec.name}'s timesteps at steps {start} and {start + 1} are too close to hand over "
+                         "between them; start the refiner at another step.")
+    train = probe.config.num_train_timesteps
+    return (train - cutoff) / train
+
+
+def _match_aesthetic_score(pipe) -> None:
+    """SDXL's refiner conditions on an aesthetic score where the base conditions on the target size:
+    tell its image-to-image pipeline which of the two its UNet was trained with."""
+    unet = pipe.unet
+    projection = pipe.text_encoder_2.config.projection_dim
+    expected = unet.add_embedding.linear_1.in_features
+    with_score = unet.config.addition_time_embed_dim * 5 + projection
+    pipe.register_to_config(requires_aesthetics_score=expected == with_score)
 
 
 def _task_inputs(inp: GenerationInput, family: str, strength: float):

@@ -29,6 +29,25 @@ class AddOn:
     token: str = ""
 
 
+@dataclass(frozen=True)
+class HiresFix:
+    """A second pass after text-to-image: Lanczos upscale by `upscale`, then image-to-image with
+    `steps` at `strength` (the effective steps of generation.steps.job_plan)."""
+
+    upscale: float  # one of generation.steps.HIRES_UPSCALES
+    steps: int
+    strength: float
+
+
+@dataclass(frozen=True)
+class Refiner:
+    """The SDXL refiner: an SDXL checkpoint that takes over the schedule after the base's
+    `start_step` steps (diffusers' denoising_end on the base, denoising_start on the refiner)."""
+
+    source: ModelSource
+    start_step: int
+
+
 # promptWeighting values: compel's syntax, or AUTOMATIC1111's `(word:1.3)` (Runware's sdEmbeds).
 PROMPT_WEIGHTING = ("compel", "sdEmbeds")
 # maskMargin's range (pixels around the mask), and the families whose inpainting can crop to it
@@ -62,6 +81,8 @@ class GenerationInput:
     # AUTOMATIC1111's variation seed (generation/variations.py); strength 0 means no variation.
     variation_seed: int | None = None
     variation_strength: float = 0.0
+    hires: HiresFix | None = None  # text-to-image: upscale and run image-to-image on the result
+    refiner: Refiner | None = None  # SDXL text-to-image: the refiner runs the end of the schedule
 
 
 class GenerationCancelled(Exception):

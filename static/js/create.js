@@ -6,6 +6,7 @@
 //   source         the source image of the image tasks
 //   mask-panel     the inpainting mask
 //   outpaint-panel the outpainting sides and preview
+//   second-pass    the hires fix and the SDXL refiner (text to image), upscale (image to image)
 //   addons-panel   LoRAs with weight sliders and trigger words, embeddings, VAE, clip skip, weighting
 //   png-params     the offer to reuse the parameters a PNG carries
 //   submit         the submit button: blocked when nothing would run, checks on submit
@@ -22,6 +23,7 @@ import { setupOutpaint } from "./create/outpaint-panel.js";
 import { setupPickers } from "./create/pickers.js";
 import { setupPlan } from "./create/plan.js";
 import { setupPngParams } from "./create/png-params.js";
+import { setupSecondPass } from "./create/second-pass.js";
 import { setupSource } from "./create/source.js";
 import { setupStyles } from "./create/styles-panel.js";
 import { createSubmitBar, guardSubmit } from "./create/submit.js";
@@ -81,7 +83,8 @@ export function init() {
   // 1. The panels
   const bar = createSubmitBar(page.el);
   const pickers = setupPickers(page);
-  const plan = setupPlan(page, { pickers, bar, advice: setupAdvice(page.el.advice, page.el.costCaption, document.getElementById("time-estimate")) });
+  const secondPass = setupSecondPass(page);
+  const plan = setupPlan(page, { pickers, bar, secondPass, advice: setupAdvice(page.el.advice, page.el.costCaption, document.getElementById("time-estimate")) });
   setupFields(page);
   setupStyles(page);
   const addons = setupAddons(page, { pickers });
@@ -95,7 +98,7 @@ export function init() {
       onFile: (file) => pngParams.offer(file),
     })
     : null;
-  pngParams = setupPngParams(page, { pickers, source, addons });
+  pngParams = setupPngParams(page, { pickers, source, addons, secondPass });
   guardSubmit(page, { bar, source, mask });
   page.update = () => {
     plan.update();

@@ -93,7 +93,9 @@ function render() {
       ? `Every step of image ${state.imageIndex + 1} is done: turning it into pixels and saving it.`
       : "Every step is done: turning the result into pixels and saving it.";
   } else {
-    el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : phase.name;
+    // A job of two passes says which one runs (the server names it: webapp/studio/events.py::phase).
+    const passName = { hires: "hires fix", refiner: "refiner" }[phase.pass];
+    el.phaseName.textContent = status === "queued" ? `Starts with: ${phase.name}` : passName ? `${phase.name} · ${passName}` : phase.name;
     el.phaseDescription.textContent = phase.description;
   }
   el.phaseDot.style.setProperty("--phase-color", finishing ? "var(--accent)" : phaseColor(phase.name));

@@ -168,6 +168,12 @@ export function parseA1111(text) {
     strength: number(pairs["Denoising strength"]),
     variationSeed: seedText(pairs["Variation seed"]),
     variationStrength: number(pairs["Variation seed strength"]),
+    // A1111's hires fix: its "Denoising strength" is then the second pass's.
+    hiresFix: pairs["Hires upscale"] !== undefined ? clean({
+      upscale: number(pairs["Hires upscale"]),
+      strength: number(pairs["Denoising strength"]),
+      steps: number(pairs["Hires steps"], { integer: true }) || undefined, // A1111's 0: the same as steps
+    }) : undefined,
     // Stepwise adds the model's AIR id; other tools only name the model (or give its hash).
     model: pairs.AIR,
     modelName: pairs.Model,
@@ -214,6 +220,15 @@ export function parseStepwise(text) {
     clipSkip: number(request.clipSkip, { integer: true }),
     promptWeighting: string(request.promptWeighting),
     maskMargin: number(request.maskMargin, { integer: true }),
+    hiresFix: request.hiresFix && typeof request.hiresFix === "object" ? clean({
+      upscale: number(request.hiresFix.upscale),
+      strength: number(request.hiresFix.strength),
+      steps: number(request.hiresFix.steps, { integer: true }),
+    }) : undefined,
+    refiner: request.refiner && typeof request.refiner.model === "string" ? clean({
+      model: request.refiner.model,
+      startStep: number(request.refiner.startStep, { integer: true }),
+    }) : undefined,
   });
 }
 

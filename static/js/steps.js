@@ -46,6 +46,69 @@ export function effectiveSteps({ architecture, family, taskType, steps, strength
   return { requested: steps, steps: run, evaluations, firstStep: steps - run + 1 };
 }
 
+function evaluationsFor(run, schedulerOrder) {
+  return schedulerOrder === 2 && run > 0 ? 2 * run - 1 : run;
+}
+
+/**
+ * Steps the base runs before the SDXL refiner takes over: Runware's startStep, or
+ * startStepPercentage of steps rounded down (generation/steps.py::refiner_start).
+ */
+export function refinerStart({ steps, startStep = null, startPercentage = null }) {
+  if (startStep !== null && startStep !== undefined && startStep !== "") return Number(startStep);
+  return Math.trunc((Number(steps) * Number(startPercentage)) / 100);
+}
+
+/**
+ * Every pass of a job (generation/steps.py::job_plan): [{name, steps, requested, firstStep,
+ * evaluations, offset}], with the job's total. The refiner takes over the same schedule where the
+ * base stops; the hires fix runs image-to-image (hiresSteps x hiresStrength) after the whole schedule.
+ */
+export function jobPlan({ architecture, family, taskType, steps, strength = 1.0, schedulerOrder = 1,
+  refinerStartStep = null, hiresSteps = null, hiresStrength = null }) {
+  const first = effectiveSteps({ architecture, family, taskType, steps, strength, schedulerOrder });
+  let passes;
+  if (refinerStartStep !== null) {
+    const total = Number(steps);
+    const baseRun = Math.min(Math.max(Number(refinerStartStep), 0), total);
+    const rest = total - baseRun;
+    passes = [
+      { name: "base", requested: total, steps: baseRun, evaluations: evaluationsFor(baseRun, schedulerOrder), firstStep: 1, offset: 0 },
+      { name: "refiner", requested: total, steps: rest, evaluations: evaluationsFor(rest, schedulerOrder), firstStep: baseRun + 1, offset: baseRun },
+    ];
+  } else if (hiresSteps !== null && hiresStrength !== null) {
+    const hires = effectiveSteps({ architecture, family, taskType: "imageToImage", steps: hiresSteps, strength: hiresStrength, schedulerOrder });
+    passes = [{ name: "base", ...first, offset: 0 }, { name: "hires", ...hires, offset: first.steps }];
+  } else {
+    passes = [{ name: "base", ...first, offset: 0 }];
+  }
+  return {
+    passes,
+    imageTask: isImageTask(taskType),
+    steps: passes.reduce((sum, p) => sum + p.steps, 0),
+    evaluations: passes.reduce((sum, p) => sum + p.evaluations, 0),
+  };
+}
+
+/** The counter's words for a job plan: the same text as generation/steps.py::JobPlan.label. */
+export function planLabel(plan) {
+  if (plan.passes.length === 1) {
+    const p = plan.passes[0];
+    if (!plan.imageTask) return `${p.steps} steps will run`;
+    return `${p.steps} of ${p.requested} steps will run`;
+  }
+  return `${plan.steps} steps: ${plan.passes.map((p) => `${p.steps} ${p.name}`).join(" + ")}`;
+}
+
+/** The hires fix's size: each side x upscale, rounded down to the size multiple (steps.py::upscaled_size). */
+export function upscaledSize(width, height, { upscale, multiple }) {
+  const side = (value) => {
+    const scaled = Math.trunc(Number(value) * Number(upscale));
+    return Math.max(multiple, scaled - (scaled % multiple));
+  };
+  return [side(width), side(height)];
+}
+
 /**
  * The phase of step `step` (1-based) of a `requested`-step schedule: by its position in the schedule,
  * the same integer arithmetic as generation/architectures.py::phase_index.

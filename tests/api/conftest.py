@@ -57,7 +57,8 @@ def charlie_key(charlie):
 
 
 class FakeEngine:
-    """Counts steps exactly like the real engine (effective_steps) and never touches torch."""
+    """Counts steps exactly like the real engine (job_plan: one counter across a second pass) and never
+    touches torch."""
 
     def __init__(self):
         self.fail_with = None
@@ -85,22 +86,28 @@ class FakeEngine:
         from generation import schedulers
         from generation.architectures import ARCHITECTURES
         from generation.inputs import GenerationCancelled
-        from generation.steps import effective_steps
+        from generation.steps import job_plan, upscaled_size
 
         if self.fail_with is not None:
             raise self.fail_with
         arch = ARCHITECTURES[source.architecture]
         spec = schedulers.resolve(inp.scheduler, arch.family, default=arch.default_scheduler)
         strength = 1.0 if inp.task_type == "textToImage" or inp.strength is None else inp.strength
-        plan = effective_steps(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
-                               strength=strength, scheduler_order=spec.order)
+        plan = job_plan(architecture=source.architecture, task_type=inp.task_type, steps=inp.steps,
+                        strength=strength, scheduler_order=spec.order,
+                        refiner_start_step=inp.refiner.start_step if inp.refiner else None,
+                        hires_steps=inp.hires.steps if inp.hires else None,
+                        hires_strength=inp.hires.strength if inp.hires else None)
         for step in range(1, plan.steps + 1):
             wanted = want_preview is None or want_preview()  # as the engine: no projection for nobody
             on_step(step, plan.steps, np.full((8, 8, 3), step * 10 % 255, dtype=np.uint8) if wanted else None)
             if should_cancel():
                 raise GenerationCancelled("cancelled")
         self.generated.append(inp)
-        return Image.new("RGB", (inp.width, inp.height), (inp.seed % 255, 90, 160))
+        size = (inp.width, inp.height)
+        if inp.hires is not None:
+            size = upscaled_size(inp.width, inp.height, upscale=inp.hires.upscale, multiple=arch.size_multiple)
+        return Image.new("RGB", size, (inp.seed % 255, 90, 160))
 
 
 @pytest.fixture

@@ -105,3 +105,44 @@ async def test_the_sdk_sends_embeddings_vae_clip_skip_weighting_and_mask_margin(
     assert {"embeddings": [{"model": addon_airs["embedding"]}]}.items() <= params[-5].items()
     assert params[-4]["vae"] == addon_airs["vae"] and params[-3]["clipSkip"] == 1
     assert params[-2]["promptWeighting"] == "sdEmbeds" and params[-1]["maskMargin"] == 32
+
+
+@pytest.fixture(scope="module")
+def tiny_sdxl_airs(live_server_process, tmp_path_factory):
+    """Two tiny SDXL models built here (the second with nudged UNet weights), in the live catalog."""
+    from diffusers import UNet2DConditionModel
+
+    from generation.builtin.tiny import build_tiny_model
+
+    folder = tmp_path_factory.mktemp("sdk-refiner")
+    base = build_tiny_model("sdxl", folder / "xl-base")
+    refiner = build_tiny_model("sdxl", folder / "xl-refiner")
+    unet = UNet2DConditionModel.from_pretrained(refiner / "unet")
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for weight in unet.parameters():
+            weight.add_(torch.randn(weight.shape, generator=generator) * 0.05)
+    unet.save_pretrained(refiner / "unet")
+    entries = [("local:sdk-xl-base@1", base), ("local:sdk-xl-refiner@1", refiner)]
+    live_server_process.manage("shell", "-c", "from webapp.studio.models import ModelEntry;" + "".join(
+        f"ModelEntry.objects.update_or_create(air={air!r}, defaults=dict(name={air!r}, architecture='sdxl', "
+        f"path={str(path)!r}, default_width=128, default_height=128));" for air, path in entries))
+    return {"base": entries[0][0], "refiner": entries[1][0]}
+
+
+async def test_the_sdk_sends_refiner_and_the_worker_splits_the_schedule(runware, tiny_sdxl_airs, live_server_process):
+    from runware import IRefiner
+
+    fields = {"model": tiny_sdxl_airs["base"], "scheduler": "Euler", "steps": 6}
+    plain = await generate(runware, **fields)
+    refined = await generate(runware, **fields, refiner=IRefiner(model=tiny_sdxl_airs["refiner"], startStep=4))
+    assert np.abs(refined - plain).max() > 0  # the refiner drew the end of the schedule
+    by_percentage = await generate(runware, **fields, refiner=IRefiner(model=tiny_sdxl_airs["refiner"],
+                                                                         startStepPercentage=70))
+    assert np.array_equal(by_percentage, refined)  # int(6 x 70 / 100) == 4: the same split
+    code = ("import json; from webapp.studio.models import Job;"
+            "print(json.dumps([[j.params.get('refiner'), j.total_steps, j.step, j.status] for j in "
+            "Job.objects.filter(origin='api').order_by('queued_at')]))")
+    jobs = json.loads(live_server_process.manage("shell", "-c", code).stdout.strip().splitlines()[-1])
+    assert jobs[-2] == [{"model": tiny_sdxl_airs["refiner"], "startStep": 4}, 6, 6, "succeeded"]
+    assert jobs[-1][0]["startStep"] == 4 and jobs[-1][1:] == [6, 6, "succeeded"]

@@ -170,3 +170,19 @@ test("Stepwise's chunk carries the add-ons by AIR id", () => {
   assert.equal(values.promptWeighting, "sdEmbeds");
   assert.equal(values.maskMargin, 64);
 });
+
+test("the second pass: A1111's hires fix and Stepwise's hiresFix and refiner", () => {
+  const text = [
+    "a castle",
+    "Steps: 30, Sampler: Euler, CFG scale: 7, Seed: 3, Size: 512x512, Denoising strength: 0.45, "
+    + "Hires upscale: 2, Hires steps: 0, Hires upscaler: Latent",
+  ].join("\n");
+  assert.deepEqual(parseA1111(text).hiresFix, { upscale: 2, strength: 0.45 });  // A1111's 0 steps: the same
+  const request = {
+    positivePrompt: "a castle", steps: 30, hiresFix: { upscale: 1.5, strength: 0.5, steps: 20 },
+    refiner: { model: "local:xl-refiner@1", startStep: 24 },
+  };
+  const { values } = generationParameters({ stepwise: JSON.stringify(request) });
+  assert.deepEqual(values.hiresFix, { upscale: 1.5, strength: 0.5, steps: 20 });
+  assert.deepEqual(values.refiner, { model: "local:xl-refiner@1", startStep: 24 });
+});

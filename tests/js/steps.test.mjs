@@ -83,3 +83,33 @@ test("ordinals for the queue position", () => {
   assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 102, 111].map(ordinal),
     ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "102nd", "111th"]);
 });
+
+const jobVectors = JSON.parse(readFileSync(new URL("../vectors/job_plans.json", import.meta.url), "utf8"));
+
+test("jobPlan and planLabel match every shared job-plan vector (refiner split, hires pass)", async () => {
+  const { jobPlan, planLabel } = await import("../../static/js/steps.js");
+  assert.ok(jobVectors.length > 0);
+  for (const v of jobVectors) {
+    const plan = jobPlan({
+      architecture: v.architecture, taskType: v.taskType, steps: v.steps, strength: v.strength,
+      schedulerOrder: v.schedulerOrder, refinerStartStep: v.refinerStartStep ?? null,
+      hiresSteps: v.hiresSteps ?? null, hiresStrength: v.hiresStrength ?? null,
+    });
+    const label = JSON.stringify(v);
+    assert.equal(plan.steps, v.expected.steps, `steps for ${label}`);
+    assert.equal(plan.evaluations, v.expected.evaluations, `evaluations for ${label}`);
+    assert.equal(planLabel(plan), v.expected.label, `label for ${label}`);
+    assert.deepEqual(plan.passes.map((p) => ({ name: p.name, steps: p.steps, firstStep: p.firstStep, requested: p.requested, offset: p.offset })),
+      v.expected.passes, `passes for ${label}`);
+  }
+});
+
+test("refinerStart and upscaledSize agree with generation/steps.py", async () => {
+  const { refinerStart, upscaledSize } = await import("../../static/js/steps.js");
+  assert.equal(refinerStart({ steps: 30, startStep: "24" }), 24);
+  assert.equal(refinerStart({ steps: 30, startPercentage: 80 }), 24);
+  assert.equal(refinerStart({ steps: 25, startPercentage: 50 }), 12);
+  assert.equal(refinerStart({ steps: 30, startPercentage: 83.5 }), 25);
+  assert.deepEqual(upscaledSize(512, 512, { upscale: 1.5, multiple: 8 }), [768, 768]);
+  assert.deepEqual(upscaledSize(520, 344, { upscale: 1.5, multiple: 64 }), [768, 512]);
+});

@@ -18,7 +18,16 @@ from django.core.files.base import ContentFile
 from django.db import connections, transaction
 from django.utils import timezone
 
-from generation.inputs import AddOn, GenerationCancelled, GenerationInput, ModelLoadError, ModelSource, OutOfMemory
+from generation.inputs import (
+    AddOn,
+    GenerationCancelled,
+    GenerationInput,
+    HiresFix,
+    ModelLoadError,
+    ModelSource,
+    OutOfMemory,
+    Refiner,
+)
 from generation.publisher import ProgressPublisher, encode_replay_preview, replay_steps
 from generation.safety import blurred
 from webapp.jobs import outbound
@@ -73,12 +82,31 @@ def job_addons(params: dict) -> dict:
     }
 
 
+def second_pass(params: dict) -> dict:
+    """The engine's inputs for a job's stored `hiresFix` or `refiner` (the pass after the first).
+
+    Raises ModelLoadError when the refiner left the catalog after the job was accepted.
+    """
+    result: dict[str, Any] = {}
+    if params.get("hiresFix"):
+        hires = params["hiresFix"]
+        result["hires"] = HiresFix(upscale=hires["upscale"], steps=hires["steps"], strength=hires["strength"])
+    if params.get("refiner"):
+        entry = ModelEntry.objects.filter(air=params["refiner"]["model"]).first()
+        if entry is None:
+            raise ModelLoadError(f"The refiner {params['refiner']['model']} is no longer in the catalog.")
+        result["refiner"] = Refiner(source=model_source(entry), start_step=params["refiner"]["startStep"])
+    return result
+
+
 def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     """Run one claimed job to the end on `engine`; every failure becomes an outcome, not an exception.
 
     1. Prepare the engine inputs from the stored parameters.
     2. Load the model (or hit the engine's cache); a load failure fails the job, not the worker.
-    3. Generate each image with a progress publisher off the denoising thread.
+    3. Generate each image with a progress publisher off the denoising thread. A job of two passes
+       (the refiner, the hires fix) reports one step counter across both; the engine loads a
+       refiner through its one model cache.
     4. Check it when the request asked (the admin's content checker: flag, blur or withhold it).
        Store each image (PNG with its parameters, WebP thumbnail) as soon as it is done, with the
        per-step previews of its replay, and PUT it to the request's uploadEndpoint, if any (a failed
@@ -97,7 +125,7 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
 
         # 2. Model
         try:
-            addons = job_addons(params)
+            addons = job_addons(params) | second_pass(params)
         except ModelLoadError as exc:
             return Outcome(Job.Status.FAILED, error=str(exc))
         try:
@@ -148,6 +176,9 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                     # publisher then encodes only the kept steps, and sends nothing unwatched).
                     want_preview=lambda p=publisher: bool(keep_steps) or p.watched.is_set(),
                 )
+            except ModelLoadError as exc:  # the refiner, loaded on the way
+                return _load_failed(params["refiner"]["model"] if params.get("refiner") else job.model.air, exc,
+                                    gpu_seconds=time.monotonic() - gpu_started)
             finally:
                 publisher.close()
             nsfw = None
@@ -182,6 +213,14 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
     except Exception as exc:
         logger.exception("Job %s failed", job_id)
         return Outcome(Job.Status.FAILED, error=f"Generation failed: {exc}", gpu_seconds=time.monotonic() - gpu_started)
+
+
+def _load_failed(air: str, exc: ModelLoadError, *, gpu_seconds: float) -> Outcome:
+    """Record why a model did not load where an admin sees it (the catalog); the job says where to look."""
+    logger.warning("Model %s could not be loaded: %s", air, exc)
+    ModelEntry.objects.filter(air=air).update(load_error=str(exc))
+    return Outcome(Job.Status.FAILED, error=f"The model {air} could not be loaded; an admin can see why in the "
+                                            "model catalog.", gpu_seconds=gpu_seconds)
 
 
 def try_load(*, model_id, engine) -> bool:

@@ -77,7 +77,7 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, orig
 
     1. Refuse when the user already has too many queued jobs, or new sources exceed the upload quota.
     2. Store new source images, and the parameters that refer to them by id.
-    3. Create the job with its effective step count as the progress total.
+    3. Create the job with its effective step count (all passes) as the progress total.
     4. On commit: enqueue on the generation queue with a fair priority, then notify watchers.
     """
     # 1. Per-user limit
@@ -109,7 +109,7 @@ def job_create(*, user, valid: ValidRequest, visibility: str | None = None, orig
             task_type=valid.task_type,
             model=valid.model,
             params=params,
-            total_steps=valid.plan.steps,
+            total_steps=valid.job_plan.steps,
             number_results=params["numberResults"],
             priority=max(-100, -queued),
             origin=origin,

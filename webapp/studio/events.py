@@ -106,11 +106,21 @@ def image_summary(image) -> dict:
 
 
 def phase(job, step: int) -> dict:
-    """The product document's phase for this step, by its place in the full schedule."""
-    requested = job.params.get("steps", job.total_steps)
-    first_step = requested - job.total_steps + 1
-    name, description = phase_for_step(first_step + max(step, 1) - 1, requested)
-    return {"name": name, "description": description}
+    """The product document's phase for this step, by its place in the full schedule of its pass
+    (the job's step counter runs across the passes of a refiner or hires-fix job)."""
+    from webapp.studio.schema import stored_job_plan
+
+    plan, _spec = stored_job_plan(job)
+    if plan is None:
+        requested = job.params.get("steps", job.total_steps)
+        name, description = phase_for_step(requested - job.total_steps + max(step, 1), requested)
+        return {"name": name, "description": description}
+    step_pass, position = plan.locate(step)
+    name, description = phase_for_step(position, step_pass.plan.requested)
+    result = {"name": name, "description": description}
+    if len(plan.passes) > 1:
+        result["pass"] = step_pass.name
+    return result
 
 
 def job_timings(job, images) -> list[dict]:

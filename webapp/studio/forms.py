@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 
-from generation.task_types import INPAINTING, OUTPAINTING, TEXT_TO_IMAGE
+from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TEXT_TO_IMAGE
 from webapp.studio.fields import FieldError
 
 # The API allows up to 20 results per request; the studio form keeps batches small.
@@ -68,12 +68,24 @@ def inference_payload(post, files, task_type) -> dict:
         if post.get("variations") != "1":  # the Variations switch is off: its fields ask for nothing
             payload.pop("variationSeed", None)
             payload.pop("variationStrength", None)
+        # The second pass: the hires fix or the SDXL refiner (an empty choice is "off").
+        hires = {key: post.get(name, "").strip() for key, name in HIRES_INPUTS.items()}
+        if hires["upscale"]:
+            payload["hiresFix"] = {key: value for key, value in hires.items() if value != ""}
+        refiner = {key: post.get(name, "").strip() for key, name in REFINER_INPUTS.items()}
+        if refiner["model"]:
+            payload["refiner"] = {key: value for key, value in refiner.items() if value != ""}
     else:
         payload["seedImage"] = _image(files, post, "seedImage")
     if task_type == INPAINTING:
         payload["maskImage"] = _image(files, post, "maskImage")
     else:
         payload.pop("maskMargin", None)
+    if task_type == IMAGE_TO_IMAGE and post.get("upscale", "").strip():
+        # The upscale action: the size follows from the source (the width and height inputs are off).
+        payload["upscale"] = post["upscale"].strip()
+        payload.pop("width", None)
+        payload.pop("height", None)
     if task_type == OUTPAINTING:
         # The final size follows from the source and the extensions.
         payload.pop("width", None)
@@ -97,6 +109,16 @@ def form_limit_errors(payload) -> list[FieldError]:
     return []
 
 
+# The inputs of the nested request fields: hiresFix.<key> and refiner.<key> come from these form inputs,
+# and their errors go back beside them.
+HIRES_INPUTS = {"upscale": "hiresUpscale", "strength": "hiresStrength", "steps": "hiresSteps"}
+REFINER_INPUTS = {"model": "refinerModel", "startStep": "refinerStartStep"}
+ERROR_INPUTS = {
+    "hiresFix": "hiresUpscale", **{f"hiresFix.{key}": name for key, name in HIRES_INPUTS.items()},
+    "refiner": "refinerModel", "refiner.startStepPercentage": "refinerStartStep",
+    **{f"refiner.{key}": name for key, name in REFINER_INPUTS.items()},
+}
+
 # The words the create form uses for the API's field names in error messages. The API keeps its field
 # names ("positivePrompt is required"); the form speaks its own labels ("Prompt is required").
 FORM_WORDS = {
@@ -114,6 +136,13 @@ FORM_WORDS = {
     "outpaint": "outpainting",
     "variationSeed": "variation seed",
     "variationStrength": "variation strength",
+    "hiresFix.upscale": "the hires fix's upscale",
+    "hiresFix.strength": "hires strength",
+    "hiresFix.steps": "hires steps",
+    "hiresFix": "hires fix",
+    "refiner.model": "refiner",
+    "refiner.startStep": "the refiner's start step",
+    "upscale": "upscale",
 }
 _FORM_WORD = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in sorted(FORM_WORDS, key=len, reverse=True))
                         + r")(?![\w])")
@@ -129,8 +158,11 @@ def in_form_words(message: str) -> str:
 
 
 def form_errors(errors: dict[str, str]) -> dict[str, str]:
-    """{field: message} for the create form: same fields, messages in the form's words."""
-    return {field: in_form_words(message) for field, message in errors.items()}
+    """{input: message} for the create form: nested fields go beside their inputs, messages in the form's words."""
+    result: dict[str, str] = {}
+    for field, message in errors.items():
+        result.setdefault(ERROR_INPUTS.get(field, field), in_form_words(message))
+    return result
 
 
 def values_from_post(post, files, payload, errors) -> dict:

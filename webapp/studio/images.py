@@ -157,6 +157,18 @@ def a1111_parameters(params: dict, *, seed: int, model_name: str, steps_run: int
         fields.append(f"Variation seed strength: {params['variationStrength']:g}")
     if "strength" in params:
         fields.append(f"Denoising strength: {params['strength']:g}")
+    hires = params.get("hiresFix")
+    if hires:
+        # A1111's hires fix: the second pass's strength is its "Denoising strength".
+        fields += [f"Denoising strength: {hires['strength']:g}", f"Hires upscale: {hires['upscale']:g}",
+                   f"Hires steps: {hires['steps']}", "Hires upscaler: Lanczos"]
+    if params.get("upscale"):
+        fields += [f"Hires upscale: {params['upscale']:g}", "Hires upscaler: Lanczos"]
+    refiner = params.get("refiner")
+    if refiner:
+        # A1111 writes the refiner's switch as a fraction of the schedule.
+        fields += [f"Refiner: {_air_name(refiner['model'])}",
+                   f"Refiner switch at: {refiner['startStep'] / params['steps']:g}"]
     if params.get("clipSkip"):
         fields.append(f"Clip skip: {params['clipSkip'] + 1}")  # A1111 counts the last layer as 1
     if params.get("vae"):

@@ -18,8 +18,8 @@ from generation import schedulers
 from generation.advice import step_advice
 from generation.architectures import CLIP_FAMILIES
 from generation.inputs import MASK_MARGIN, MASK_MARGIN_FAMILIES, PROMPT_WEIGHTING
-from generation.steps import StepPlan, effective_steps
-from generation.task_types import TASK_TYPES
+from generation.steps import HIRES_UPSCALES, JobPlan, StepPlan, job_plan, refiner_start, upscaled_size
+from generation.task_types import IMAGE_TO_IMAGE, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access
 from webapp.studio.fields import (
     FieldError,
@@ -44,7 +44,7 @@ AIR_PATTERN = re.compile(r"^[a-z0-9_-]+:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 # Runware features Stepwise does not offer: refused by name rather than silently ignored, whenever
 # the value asks for something (see `_asks_for_something`). The API page lists each with its reason
 # (webapp/api/protocol/field_table.py).
-UNSUPPORTED = ("controlNet", "ipAdapters", "refiner", "acceleratorOptions", "puLID", "acePlusPlus",
+UNSUPPORTED = ("controlNet", "ipAdapters", "acceleratorOptions", "puLID", "acePlusPlus",
                "referenceImages", "instantID", "photoMaker", "advancedFeatures", "ultralytics",
                "providerSettings", "settings", "resolution", "upscaleFactor", "useCache", "acceleration")
 UNSUPPORTED_MESSAGES = {
@@ -64,6 +64,10 @@ MAX_LORAS = 8
 MAX_EMBEDDINGS = 8
 LORA_WEIGHT = (-4.0, 4.0)
 MAX_CLIP_SKIP = 2
+REFINER_KEYS = ("model", "startStep", "startStepPercentage")
+HIRES_KEYS = ("upscale", "strength", "steps")
+HIRES_DEFAULT_STRENGTH = 0.5  # A1111's default denoising strength for the hires pass
+UPSCALE_DEFAULT_STRENGTH = 0.3  # the upscale action: keep the image, sharpen it
 
 
 @dataclass
@@ -71,7 +75,8 @@ class ValidRequest:
     task_type: str
     model: ModelEntry
     params: dict  # normalized request; image fields are filled in with ids when stored
-    plan: StepPlan
+    plan: StepPlan  # the first pass
+    job_plan: JobPlan  # every pass (the refiner's or the hires fix's second one): the job's step counter
     seed_image: SourceImage | None = None
     mask_image: SourceImage | None = None
     advice: list[str] = field(default_factory=list)
@@ -516,7 +521,8 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
             seed_image = _source_image(payload, "seedImage", errors, user=user)
         params["strength"] = read_float(
             payload, "strength", errors, low=0, high=1,
-            default=0.9 if task_type == "outpainting" else defaults["strength"],
+            default=0.9 if task_type == "outpainting" else
+            UPSCALE_DEFAULT_STRENGTH if payload.get("upscale") not in (None, "", False) else defaults["strength"],
         )
     if task_type == "inpainting":
         if not payload.get("maskImage"):
@@ -559,20 +565,35 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
     if mask_image is not None and seed_image is not None and mask_image.image.size != seed_image.image.size:
         errors.add("maskImage", f"maskImage is {mask_image.image.size[0]}x{mask_image.image.size[1]} but seedImage is "
                                 f"{seed_image.image.size[0]}x{seed_image.image.size[1]}; they must be the same size.")
+    if payload.get("upscale") not in (None, "", False):
+        width, height = _upscale(payload, params, errors, task_type=task_type, model=model, seed_image=seed_image,
+                                 width=width, height=height)
     params["width"] = width or defaults["width"]
     params["height"] = height or defaults["height"]
+    if _asks_for_something("refiner", payload.get("refiner")):
+        _refiner(payload["refiner"], params, errors, user=user, model=model, task_type=task_type, spec=spec)
+    if _asks_for_something("hiresFix", payload.get("hiresFix")):
+        _hires_fix(payload["hiresFix"], params, errors, task_type=task_type, model=model)
 
-    # 5. Steps that really run
+    # 5. Steps that really run, in each pass
     advice = []
-    plan = None
+    plan = passes = None
     if params["steps"] and spec is not None and not errors.has("strength"):
-        plan = effective_steps(
+        hires = params.get("hiresFix", {})
+        passes = job_plan(
             architecture=model.architecture,
             task_type=task_type,
             steps=params["steps"],
             strength=params.get("strength", 1.0),
             scheduler_order=spec.order,
+            refiner_start_step=params["refiner"]["startStep"] if "refiner" in params else None,
+            hires_steps=hires.get("steps"),
+            hires_strength=hires.get("strength"),
         )
+        plan = passes.first
+        if "hiresFix" in params and passes.passes[1].plan.steps < 1:
+            errors.add("hiresFix.strength", f"hiresFix: {hires['steps']} steps x strength {hires['strength']:g} runs "
+                                            "no denoising step in the second pass; raise its strength or steps.")
         if plan.steps < 1:
             errors.add("strength", f"steps {params['steps']} x strength {params['strength']:g} runs no denoising "
                                    "step at all; raise strength or steps.")
@@ -584,9 +605,177 @@ def validate_inference(payload, *, user, task_type: str | None = None) -> ValidR
             ) if item.level == "warn"]
     if errors.items:
         raise InvalidRequest(errors.items)
-    assert plan is not None, "each way to skip the plan adds an error"
-    return ValidRequest(task_type=task_type, model=model, params=params, plan=plan,
+    assert plan is not None and passes is not None, "each way to skip the plan adds an error"
+    return ValidRequest(task_type=task_type, model=model, params=params, plan=plan, job_plan=passes,
                         seed_image=seed_image, mask_image=mask_image, advice=advice)
+
+
+def stored_job_plan(job) -> tuple[JobPlan | None, schedulers.SchedulerSpec | None]:
+    """The passes of a stored job (its normalized params) and its scheduler, or (None, None) for
+    parameters that cannot be read back."""
+    params = job.params
+    try:
+        spec = schedulers.resolve(params.get("scheduler", "Default"), job.model.arch.family,
+                                  default=job.model.defaults()["scheduler"])
+        hires = params.get("hiresFix") or {}
+        plan = job_plan(architecture=job.model.architecture, task_type=job.task_type, steps=int(params["steps"]),
+                        strength=float(params.get("strength", 1.0)), scheduler_order=spec.order,
+                        refiner_start_step=params["refiner"]["startStep"] if params.get("refiner") else None,
+                        hires_steps=hires.get("steps"), hires_strength=hires.get("strength"))
+    except (KeyError, TypeError, ValueError, schedulers.UnknownScheduler):
+        return None, None
+    return plan, spec
+
+
+def _nested(value, name, keys, errors: FieldErrors, example: str) -> dict | None:
+    """An object field of the request with only `keys` in it, or None with an error naming `name`."""
+    if not isinstance(value, dict):
+        errors.add(name, f"{name} must be an object such as {example}.")
+        return None
+    unknown = sorted(str(key)[:40] for key in value if key not in keys)
+    if unknown:
+        errors.add(name, f"{name} has unsupported keys: {', '.join(unknown)} ({', '.join(keys)} only).",
+                   "unsupportedParameter")
+        return None
+    return value
+
+
+def _refiner(value, params, errors: FieldErrors, *, user, model, task_type, spec) -> None:
+    """`refiner: {model, startStep | startStepPercentage}`: an SDXL checkpoint that runs the end of an
+    SDXL text-to-image schedule. Stored as {model, startStep} (and the percentage it came from)."""
+    value = _nested(value, "refiner", REFINER_KEYS, errors, '{"model": "civitai:101055@126613", "startStep": 24}')
+    if value is None:
+        return
+    if task_type != TEXT_TO_IMAGE:
+        errors.add("refiner", "refiner follows text-to-image only: it takes over the end of the base's schedule.")
+        return
+    if model.family != "sdxl":
+        errors.add("refiner", f"refiner follows SDXL models; {model.name} is {model.arch.label}.",
+                   "incompatibleArchitecture")
+        return
+    if spec is not None and spec.order != 1:
+        errors.add("refiner", f"refiner needs a first-order scheduler to hand over at a step; {spec.name} evaluates "
+                              "the model twice a step. Choose Euler, DPM++ 2M or UniPC, for example.")
+        return
+    if params.get("promptWeighting") or params.get("embeddings"):
+        errors.add("refiner", "refiner cannot be combined with promptWeighting or embeddings: the refiner reads "
+                              "the prompt as plain text.")
+        return
+    air = value.get("model")
+    entry = None
+    if not isinstance(air, str) or len(air) > 200 or not AIR_PATTERN.match(air.strip()):
+        errors.add("refiner.model", "refiner.model must be an AIR id such as civitai:101055@126613.")
+    else:
+        entry = access.checkpoints_for(user).filter(air=air.strip(), enabled=True).first()
+        if entry is None:
+            errors.add("refiner.model", f"Unknown refiner model {air[:60]!r}, or not enabled for your team.",
+                       "invalidModel")
+        elif entry.family != "sdxl":
+            errors.add("refiner.model", f"refiner.model must be an SDXL model; {entry.air} ({entry.name}) is "
+                                        f"{entry.arch.label}.", "incompatibleArchitecture")
+            entry = None
+    steps = params.get("steps")
+    given = [key for key in ("startStep", "startStepPercentage") if value.get(key) not in (None, "")]
+    if len(given) != 1:
+        errors.add("refiner.startStep", "refiner needs one of startStep or startStepPercentage: where the refiner "
+                                        "takes over.")
+        return
+    if not steps:
+        return
+    if given[0] == "startStep":
+        start = read_int({"refiner.startStep": value["startStep"]}, "refiner.startStep", errors, low=1,
+                         high=max(steps - 1, 1))
+        if start is None:
+            return
+        if steps < 2:
+            errors.add("refiner.startStep", "refiner needs at least 2 steps: one for the base, one for the refiner.")
+            return
+    else:
+        percentage = read_float({"refiner.startStepPercentage": value["startStepPercentage"]},
+                                "refiner.startStepPercentage", errors, low=1, high=99)
+        if percentage is None:
+            return
+        start = refiner_start(steps=steps, start_percentage=percentage)
+        if not 1 <= start < steps:
+            errors.add("refiner.startStepPercentage", f"refiner.startStepPercentage {percentage:g} of {steps} steps "
+                                                      f"leaves {'the base' if start < 1 else 'the refiner'} no step.")
+            return
+    if entry is not None:
+        params["refiner"] = {"model": entry.air, "startStep": start}
+        if given[0] == "startStepPercentage":
+            params["refiner"]["startStepPercentage"] = float(value["startStepPercentage"])
+
+
+def _hires_fix(value, params, errors: FieldErrors, *, task_type, model) -> None:
+    """`hiresFix: {upscale, strength, steps}` (Stepwise extension): after text-to-image, Lanczos upscale
+    by 1.5 or 2, then image-to-image at `strength` (default 0.5) with `steps` (default the job's)."""
+    value = _nested(value, "hiresFix", HIRES_KEYS, errors, '{"upscale": 2, "strength": 0.5}')
+    if value is None:
+        return
+    if task_type != TEXT_TO_IMAGE:
+        errors.add("hiresFix", "hiresFix follows text-to-image only; to enlarge an image, use upscale with "
+                               "image-to-image.")
+        return
+    if "refiner" in params:
+        errors.add("hiresFix", "hiresFix cannot be combined with refiner: a job runs one second pass.")
+        return
+    upscale = _upscale_factor(value.get("upscale"), "hiresFix.upscale", errors)
+    strength = read_float({"hiresFix.strength": value.get("strength")}, "hiresFix.strength", errors, low=0.01,
+                          high=1, default=HIRES_DEFAULT_STRENGTH)
+    steps = read_int({"hiresFix.steps": value.get("steps")}, "hiresFix.steps", errors, low=1, high=100,
+                     default=params.get("steps"))
+    if upscale is None or strength is None or steps is None:
+        return
+    final = upscaled_size(params["width"], params["height"], upscale=upscale, multiple=model.arch.size_multiple)
+    problem = _size_problem(final, model)
+    if problem:
+        errors.add("hiresFix.upscale", f"hiresFix.upscale {upscale:g} makes {params['width']}x{params['height']} "
+                                       f"{final[0]}x{final[1]}; {problem}.")
+        return
+    params["hiresFix"] = {"upscale": upscale, "strength": strength, "steps": steps}
+
+
+def _upscale(payload, params, errors: FieldErrors, *, task_type, model, seed_image, width, height):
+    """`upscale: 1.5 | 2` (Stepwise extension) on image-to-image: the result is the source's size times
+    `upscale` (Lanczos, then the pass at `strength`). Returns the width and height to use."""
+    upscale = _upscale_factor(payload.get("upscale"), "upscale", errors)
+    if upscale is None:
+        return width, height
+    if task_type != IMAGE_TO_IMAGE:
+        errors.add("upscale", "upscale applies to image-to-image; for text-to-image, use hiresFix.")
+        return width, height
+    if seed_image is None:
+        return width, height
+    source_w, source_h = seed_image.image.size
+    final = upscaled_size(source_w, source_h, upscale=upscale, multiple=model.arch.size_multiple)
+    problem = _size_problem(final, model)
+    if problem:
+        errors.add("upscale", f"upscale {upscale:g} makes the {source_w}x{source_h} source {final[0]}x{final[1]}; "
+                              f"{problem}.")
+        return width, height
+    if (payload.get("width") not in (None, "") and width != final[0]) or \
+            (payload.get("height") not in (None, "") and height != final[1]):
+        errors.add("width", f"width x height must be the upscaled size {final[0]}x{final[1]}, or left out.")
+        return width, height
+    params["upscale"] = upscale
+    return final
+
+
+def _upscale_factor(value, name, errors: FieldErrors) -> float | None:
+    factor = read_float({name: value}, name, errors, low=0, high=100)
+    if name not in {e.parameter for e in errors.items} and factor not in HIRES_UPSCALES:
+        errors.add(name, f"{name} must be 1.5 or 2{f', not {factor:g}' if factor is not None else ''}.")
+        return None
+    return factor
+
+
+def _size_problem(size, model) -> str:
+    width, height = size
+    if width > model.arch.max_size or height > model.arch.max_size:
+        return f"{model.arch.label} allows at most {model.arch.max_size}x{model.arch.max_size}"
+    if width * height > settings.STEPWISE_MAX_IMAGE_PIXELS:
+        return f"this server allows images of at most {settings.STEPWISE_MAX_IMAGE_PIXELS} pixels"
+    return ""
 
 
 

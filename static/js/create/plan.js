@@ -3,12 +3,12 @@
 // against the recommended range, the advice, and whether the submit button can run anything.
 
 import { paintRange } from "../app.js";
-import { effectiveSteps, phaseCoverage } from "../steps.js";
+import { effectiveSteps, jobPlan, phaseCoverage, planLabel } from "../steps.js";
 import { readInt } from "./dom.js";
 
 const LIVE_DELAY_MS = 600;
 
-export function setupPlan(page, { pickers, bar, advice }) {
+export function setupPlan(page, { pickers, bar, advice, secondPass }) {
   const { el, taskType, imageTask } = page;
   let liveTimer = null;
 
@@ -26,20 +26,22 @@ export function setupPlan(page, { pickers, bar, advice }) {
     const strength = strengthValue();
     const n = Math.max(1, readInt(el.n, 1));
     const validSteps = steps >= 1 && steps <= 100;
-    const plan = effectiveSteps({
-      architecture: model.architecture, family: model.family, taskType, steps, strength,
-      schedulerOrder: scheduler ? scheduler.order : 1,
+    const schedulerOrder = scheduler ? scheduler.order : 1;
+    // Every pass of the job (the hires fix or the refiner adds a second): one step counter across them.
+    secondPass.update(model, steps);
+    const passes = jobPlan({
+      architecture: model.architecture, family: model.family, taskType, steps, strength, schedulerOrder,
+      ...secondPass.planArgs(model, steps),
     });
+    const plan = passes.passes[0];
 
     // 1. The count
     if (!validSteps) {
       el.count.textContent = "Steps must be 1-100";
-    } else if (imageTask) {
-      el.count.textContent = `${plan.steps} of ${plan.requested} steps will run`;
     } else {
-      el.count.textContent = `${plan.steps} steps will run`;
+      el.count.textContent = planLabel(passes);
     }
-    el.evals.textContent = scheduler && scheduler.order === 2 && plan.steps > 0 ? `· ${plan.evaluations} model evaluations` : "";
+    el.evals.textContent = scheduler && scheduler.order === 2 && passes.steps > 0 ? `· ${passes.evaluations} model evaluations` : "";
 
     // 2. Phases of the full schedule, with the part this run covers
     const coverage = phaseCoverage(Math.max(plan.requested, 1), plan.firstStep).filter((p) => p.inSchedule > 0);
@@ -58,8 +60,10 @@ export function setupPlan(page, { pickers, bar, advice }) {
       el.caption.textContent = "";
     } else if (plan.steps < 1) {
       el.caption.textContent = "No step of the schedule runs at this strength.";
+    } else if (passes.passes[1]?.name === "refiner") {
+      el.caption.textContent = `The base runs steps 1-${plan.steps} of the ${steps}-step schedule. ${secondPass.caption(passes, model)}`;
     } else if (!imageTask || plan.firstStep === 1) {
-      el.caption.textContent = `Runs the whole ${plan.requested}-step schedule: ${covered.join(" → ")}.`;
+      el.caption.textContent = `Runs the whole ${plan.requested}-step schedule: ${covered.join(" → ")}. ${secondPass.caption(passes, model)}`.trim();
     } else {
       el.caption.textContent = `Runs only the last ${plan.steps} steps (${plan.firstStep}-${plan.requested}) of the ${plan.requested}-step schedule: ${covered.join(" → ")}. Your source image stands in for the earlier steps.`;
     }
@@ -67,7 +71,7 @@ export function setupPlan(page, { pickers, bar, advice }) {
     // 3. Relative compute against the top of the recommended range
     const reference = model.recommendedSteps[1];
     const refEvals = effectiveSteps({ architecture: model.architecture, family: model.family, taskType: "textToImage", steps: reference, schedulerOrder: scheduler ? scheduler.order : 1 }).evaluations;
-    const ratio = refEvals ? plan.evaluations / refEvals : 0;
+    const ratio = refEvals ? passes.evaluations / refEvals : 0;
     el.costFill.style.width = `${Math.min(ratio / 2, 1) * 100}%`;
     el.costRef.style.left = "50%";
     el.costText.textContent = `${ratio.toFixed(2)}× a ${reference}-step run`;
@@ -87,6 +91,8 @@ export function setupPlan(page, { pickers, bar, advice }) {
     let blockReason = "";
     if (!validSteps) blockReason = "Steps must be a whole number from 1 to 100.";
     else if (imageTask && plan.steps < 1) blockReason = `${plan.requested} steps × strength ${strength} runs no denoising step: raise strength or steps.`;
+    else if (passes.passes[1]?.name === "hires" && passes.passes[1].steps < 1) blockReason = "The hires fix runs no step at this strength: raise the hires strength or steps.";
+    else if (passes.passes[1]?.name === "refiner" && (passes.passes[0].steps < 1 || passes.passes[1].steps < 1)) blockReason = `The refiner must take over after a step from 1 to ${steps - 1}.`;
     bar.block(blockReason);
     // The line above Generate: what will run, always in view (the settings scroll above it).
     el.summary.textContent = validSteps ? `${el.count.textContent} · ${n} image${n > 1 ? "s" : ""}` : "";

@@ -5,7 +5,7 @@
 import { describeParameters, pngParameters } from "../pngmeta.js";
 import { $, setValue } from "./dom.js";
 
-export function setupPngParams(page, { pickers, source, addons }) {
+export function setupPngParams(page, { pickers, source, addons, secondPass }) {
   const { el, modelsByAir, imageTask } = page;
   const slot = $("png-params");
   const template = $("png-params-template");
@@ -57,6 +57,8 @@ export function setupPngParams(page, { pickers, source, addons }) {
     }
     // 4. Add-ons: LoRAs with their weights, embeddings, the VAE, clip skip, weighting.
     notes.push(...addons.apply(values));
+    // 5. The second pass of text to image: the hires fix, the SDXL refiner.
+    if (!imageTask) notes.push(...secondPass.apply(values));
     pickers.renderSchedulerInfo(pickers.currentScheduler());
     pickers.renderPresets(pickers.currentModel());
     page.update();

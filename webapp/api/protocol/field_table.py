@@ -45,6 +45,14 @@ HONOURED = {
     "clipSkip": "0-2 CLIP layers skipped (SD 1.5, SDXL); 0 means none; the catalog sets the default.",
     "promptWeighting": "compel or sdEmbeds: (word:1.3) weighting through compel (SD 1.5, SDXL).",
     "maskMargin": "32-128: inpainting repaints a crop around the mask at full resolution.",
+    "refiner": "{model, startStep | startStepPercentage}: after an SDXL text-to-image base, an SDXL catalog model "
+               "runs the rest of the same schedule (the base's steps 1..startStep, the refiner's the rest; "
+               "first-order schedulers; docs/addons.md).",
+    "hiresFix": "Stepwise extension, text-to-image: {upscale: 1.5 or 2, strength (default 0.5), steps (default "
+                "steps)}. Lanczos upscale, then image-to-image at that strength: steps x strength more steps. "
+                "The upscaled size must fit the model's and the server's limits.",
+    "upscale": "Stepwise extension, image-to-image: 1.5 or 2. The result is the source's size times upscale "
+               "(Lanczos, then the pass at strength, default 0.3); width and height follow from it.",
     "safety": "checkContent runs the admin's content checker: NSFWContent on each result; mode flag (default), "
               "blur or withhold. Refused by name when no checker is installed; checkInputs is refused.",
     "checkNSFW": "The older form of safety.checkContent.",
@@ -62,7 +70,6 @@ HONOURED = {
 REFUSED = {
     "controlNet": "ControlNet guidance.",
     "ipAdapters": "IP-Adapters.",
-    "refiner": "An SDXL refiner model.",
     "puLID": "PuLID identity guidance.",
     "acePlusPlus": "ACE++ editing.",
     "instantID": "InstantID.",

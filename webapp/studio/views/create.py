@@ -22,6 +22,7 @@ from webapp.studio.views.form_state import (
     FIELD_ERRORS,
     MAX_STEPS,
     MIN_STEPS,
+    UPSCALE_CHOICES,
     initial_plan,
     initial_values,
     recent_prompts,
@@ -124,6 +125,9 @@ def create(request, task):
         "loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
         "embeddings": [a for a in addons if a["kind"] == kinds.EMBEDDING],
         "vaes": [a for a in addons if a["kind"] == kinds.VAE],
+        # The second passes: the hires fix (text to image), upscale (image to image), the SDXL refiner.
+        "upscale_choices": list(UPSCALE_CHOICES.items()),
+        "refiners": [{"air": m.air, "label": model_label(m)} for m in models if m.family == "sdxl"],
         "clip_skip_choices": [("0", "0: none"), ("1", "1 (A1111's 2)"), ("2", "2 (A1111's 3)")],
         "addons_json": {"loras": [a for a in addons if a["kind"] in (kinds.LORA, kinds.LYCORIS)],
                         "initialLoras": values.get("lora") or []},

@@ -9,8 +9,8 @@ from django.contrib import messages
 
 from generation import schedulers
 from generation.advice import cost_sentence
-from generation.steps import effective_steps
-from generation.task_types import INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
+from generation.steps import HIRES_UPSCALES, job_plan
+from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
 from webapp.studio import access, forms
 from webapp.studio.models import Job
 from webapp.studio.schema import result_seeds
@@ -21,10 +21,13 @@ FIELD_ERRORS = {
     "positivePrompt", "negativePrompt", "model", "scheduler", "steps", "CFGScale", "seed", "numberResults",
     "width", "height", "strength", "seedImage", "maskImage", "outpaint", "compareSteps", "compareSchedulers",
     "lora", "embeddings", "vae", "clipSkip", "promptWeighting", "maskMargin", "variationSeed", "variationStrength",
+    "hiresUpscale", "hiresStrength", "hiresSteps", "refinerModel", "refinerStartStep", "upscale",
 }
 # "Variations" on an image page: its parameters, four images at this variation strength.
 VARIATIONS_STRENGTH = "0.15"
 VARIATIONS_RESULTS = 4
+# The upscale choices of the form, as the request writes them (generation.steps.HIRES_UPSCALES).
+UPSCALE_CHOICES = {f"{factor:g}": f"{factor:g}×" for factor in HIRES_UPSCALES}
 # The form's range for steps (the API's too): outside it the page shows neither a plan nor advice.
 MIN_STEPS, MAX_STEPS = 1, 100
 
@@ -59,6 +62,15 @@ def reuse_values(request, task_type, reuse_id):
     if task_type == OUTPAINTING:
         values.pop("width", None)
         values.pop("height", None)
+    if task_type == IMAGE_TO_IMAGE and params.get("upscale"):
+        values["upscale"] = f"{params['upscale']:g}"
+    if task_type == TEXT_TO_IMAGE:
+        for key, name in forms.HIRES_INPUTS.items():
+            if key in params.get("hiresFix", {}):
+                values[name] = f"{params['hiresFix'][key]:g}"
+        for key, name in forms.REFINER_INPUTS.items():
+            if key in params.get("refiner", {}):
+                values[name] = params["refiner"][key]
     reused: dict = {k: str(v) for k, v in values.items()}
     # Add-ons stay lists: the form draws one row per LoRA and ticks each embedding.
     reused["lora"] = params.get("lora", [])
@@ -112,6 +124,9 @@ def initial_values(request, task_type, model):
             values["seedImageId"] = request.GET["source"]
         else:
             messages.warning(request, "That source image is not available to you.")
+    if task_type == IMAGE_TO_IMAGE and request.GET.get("upscale") in UPSCALE_CHOICES:
+        # The image page's "Upscale" action: a light pass keeps the image and sharpens it.
+        values.update(upscale=request.GET["upscale"], strength="0.30")
     if request.GET.get("seed") == "random":  # "same settings, new seed": the seed field starts empty
         values.pop("seed", None)
         values.pop("variationSeed", None)
@@ -122,6 +137,21 @@ def initial_values(request, task_type, model):
         values.update(variations="1", variationStrength=VARIATIONS_STRENGTH, numberResults=str(VARIATIONS_RESULTS))
         values.pop("variationSeed", None)
     return values
+
+
+def _second_pass(values, task_type, steps) -> dict:
+    """job_plan's hires-fix or refiner arguments from the form's values (none when they do not read)."""
+    if task_type != TEXT_TO_IMAGE:
+        return {}
+    try:
+        if values.get("refinerModel") and values.get("refinerStartStep"):
+            return {"refiner_start_step": int(values["refinerStartStep"])}
+        if values.get("hiresUpscale"):
+            return {"hires_steps": int(values.get("hiresSteps") or steps),
+                    "hires_strength": float(values.get("hiresStrength") or 0.5)}
+    except ValueError:
+        pass
+    return {}
 
 
 def recent_prompts(user, *, limit=12):
@@ -148,12 +178,9 @@ def initial_plan(values, models, task_type):
                                   default=model.defaults()["scheduler"])
     except (ValueError, schedulers.UnknownScheduler):
         return {"text": "", "advice": [], "cost": ""}
-    plan = effective_steps(architecture=model.architecture, task_type=task_type, steps=steps, strength=strength,
-                           scheduler_order=spec.order)
-    if task_type == TEXT_TO_IMAGE:
-        text = f"{plan.steps} steps will run"
-    else:
-        text = f"{plan.steps} of {plan.requested} steps will run"
+    passes = job_plan(architecture=model.architecture, task_type=task_type, steps=steps, strength=strength,
+                      scheduler_order=spec.order, **_second_pass(values, task_type, steps))
+    text = passes.label()
     advice, cost = [], ""
     if MIN_STEPS <= steps <= MAX_STEPS and math.isfinite(strength):
         advice = advice_items(model_advice(model, scheduler=spec, task_type=task_type, steps=steps,

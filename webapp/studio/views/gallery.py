@@ -18,12 +18,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from generation import schedulers
+from generation.steps import upscaled_size
 from generation.task_types import TASK_TYPES
 from webapp.studio import access, services
 from webapp.studio.images import a1111_parameters
 from webapp.studio.models import Visibility
-from webapp.studio.schema import result_seeds
+from webapp.studio.schema import result_seeds, stored_job_plan
 from webapp.studio.views.common import safe_next
+from webapp.studio.views.form_state import UPSCALE_CHOICES
 from webapp.studio.views.presenters import (
     job_plan,
     model_label,
@@ -175,8 +177,14 @@ def image_detail(request, image_id):
     query = _filter_query(request)
     job = image.job
     plan, spec = job_plan(job)
+    passes, _spec = stored_job_plan(job)
     params = job.params
     variation_seed = result_seeds(params, image.index)[1]
+    # The image page's "Upscale" actions: image to image at 1.5x or 2x, offered where the result fits.
+    max_size = job.model.arch.max_size
+    upscale_actions = [{"value": value, "label": label} for value, label in UPSCALE_CHOICES.items()
+                       if max(upscaled_size(image.width, image.height, upscale=float(value),
+                                            multiple=job.model.arch.size_multiple)) <= max_size]
     a1111_text = a1111_parameters(params, seed=image.seed, variation_seed=variation_seed, model_name=job.model.name,
                                   steps_run=job.total_steps) \
         if {"steps", "CFGScale", "width", "height", "model"} <= params.keys() else ""
@@ -191,6 +199,9 @@ def image_detail(request, image_id):
         "replay": replay_frames(job, image.index, plan),
         "a1111_text": a1111_text,
         "variation_seed": variation_seed,
+        "passes": passes.passes if passes and len(passes.passes) > 1 else [],
+        "passes_steps": passes.steps if passes else job.total_steps,
+        "upscale_actions": upscale_actions,
         "is_owner": image.owner_id == request.user.id,
         "is_favourite": image.favourited_by.filter(id=request.user.id).exists(),
         "can_delete": access.can_delete_image(request.user, image),

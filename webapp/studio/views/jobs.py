@@ -11,10 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from generation import schedulers
+from generation.steps import upscaled_size
 from generation.vocabulary import for_browser
 from webapp.jobs import queue
 from webapp.studio import access, events
 from webapp.studio.models import Image, Job, Visibility
+from webapp.studio.schema import stored_job_plan
 from webapp.studio.views.common import safe_next
 from webapp.studio.views.presenters import (
     advice_items,
@@ -37,6 +39,15 @@ JOB_FILTERS = {
 }
 
 
+def _final_size(job) -> tuple[int, int] | None:
+    """The size the hires fix makes, when it differs from the size asked for."""
+    hires = job.params.get("hiresFix")
+    if not hires:
+        return None
+    return upscaled_size(job.params["width"], job.params["height"], upscale=hires["upscale"],
+                         multiple=job.model.arch.size_multiple)
+
+
 def _get_job(request, job_id):
     job = get_object_or_404(access.jobs_visible_to(request.user).select_related("model", "owner", "team"), id=job_id)
     if not access.can_view_job(request.user, job):
@@ -48,6 +59,7 @@ def _get_job(request, job_id):
 def job_detail(request, job_id):
     job = _get_job(request, job_id)
     plan, spec = job_plan(job)
+    passes, _spec = stored_job_plan(job)
     advice = []
     if plan is not None and plan.steps >= 1:
         # The cautions among the document's tips: the form showed the reassuring ones before submit.
@@ -63,6 +75,9 @@ def job_detail(request, job_id):
         "job": job,
         "params": job.params,
         "plan": plan,
+        # A job of two passes (hires fix, refiner): "12 steps: 6 base + 6 hires", and the upscaled size.
+        "passes_label": passes.label() if passes and len(passes.passes) > 1 else "",
+        "final_size": _final_size(job),
         "spec": spec,
         "convergence": schedulers.CONVERGENCE.get(spec.convergence) if spec else None,
         "advice": advice_items(advice),

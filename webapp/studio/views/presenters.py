@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from generation import schedulers
 from generation.advice import Advice, range_note, step_advice
-from generation.architectures import phase_for_step, phase_ranges
-from generation.steps import StepPlan, effective_steps
+from generation.architectures import phase_ranges
+from generation.steps import StepPlan
 from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE
-from webapp.studio import access
+from webapp.studio import access, events
 from webapp.studio.models import StepPreview, Upload
 
 TASK_ICONS = {TEXT_TO_IMAGE: "text", IMAGE_TO_IMAGE: "layers", INPAINTING: "brush", OUTPAINTING: "expand"}
@@ -133,16 +133,10 @@ def advice_items(advice: list[Advice]) -> list[dict]:
 
 def job_plan(job) -> tuple[StepPlan | None, schedulers.SchedulerSpec | None]:
     """(StepPlan, SchedulerSpec) of a stored job, or (None, None) for parameters we cannot read back."""
-    params = job.params
-    try:
-        spec = schedulers.resolve(params.get("scheduler", "Default"), job.model.arch.family,
-                                  default=job.model.defaults()["scheduler"])
-        plan = effective_steps(architecture=job.model.architecture, task_type=job.task_type,
-                               steps=int(params["steps"]), strength=float(params.get("strength", 1.0)),
-                               scheduler_order=spec.order)
-    except (KeyError, TypeError, ValueError, schedulers.UnknownScheduler):
-        return None, None
-    return plan, spec
+    from webapp.studio.schema import stored_job_plan
+
+    plan, spec = stored_job_plan(job)
+    return (plan.first if plan else None), spec
 
 
 def phase_strip(requested, first_step):
@@ -164,11 +158,10 @@ def ordinal(n: int) -> str:
 def replay_frames(job, image_index: int, plan: StepPlan | None) -> list[dict]:
     """The kept per-step previews of one image, each with its phase (by its place in the full schedule)."""
     steps = StepPreview.objects.filter(job=job, image_index=image_index).values_list("step", flat=True)
-    requested = plan.requested if plan else job.total_steps
-    first_step = plan.first_step if plan else 1
     frames = []
     for step in steps:
-        name, description = phase_for_step(first_step + step - 1, requested)
+        phase = events.phase(job, step)  # by its place in its pass's schedule
+        name, description = phase["name"], phase["description"]
         frames.append({"step": step, "total": job.total_steps, "phase": name, "description": description,
                        "url": reverse("step_preview", args=[job.id, image_index, step])})
     return frames
