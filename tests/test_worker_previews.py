@@ -80,7 +80,8 @@ def run(job, engine):
     return queue.job_process(job_id=str(job.id), engine=engine, shutdown=threading.Event())
 
 
-def test_a_job_nobody_watches_has_no_previews_but_its_steps_snapshot_and_image(job, spies):
+def test_a_job_nobody_watches_has_no_previews_but_its_steps_snapshot_and_image(job, spies, settings):
+    settings.STEPWISE_STEP_PREVIEW_DAYS = 0  # no replay kept: nothing needs a preview
     sent, at_store = spies
     engine = PreviewingEngine()
     run(job, engine)
@@ -92,6 +93,15 @@ def test_a_job_nobody_watches_has_no_previews_but_its_steps_snapshot_and_image(j
     snapshot = events.job_snapshot(job)
     assert snapshot["status"] == "succeeded" and len(snapshot["images"]) == 1
     assert job.images.get().file.read().startswith(b"\x89PNG")
+
+
+def test_a_job_nobody_watches_still_projects_the_steps_its_replay_keeps_but_sends_nothing(job, spies):
+    sent, _ = spies
+    engine = PreviewingEngine()
+    run(job, engine)
+    assert engine.wanted == [True] * 4  # the replay keeps every step of a 4-step job
+    assert sent == []
+    assert sorted(job.step_previews.values_list("step", flat=True)) == [1, 2, 3, 4]
 
 
 def test_a_watched_job_sends_every_step_with_previews_and_keeps_the_newest_in_its_row(job, spies):
