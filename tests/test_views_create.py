@@ -255,6 +255,16 @@ def test_the_advice_view_estimates_time_and_cost_from_this_servers_measurements(
     estimate = alice_client.get(url, {**query, "numberResults": "2"}).json()["estimate"]
     assert estimate == ("About 2.0 s of GPU time on this server (0.05 s per step, from its steps profile); "
                         "0.0011 at the GPU price.")
+    # A hires fix adds its pass, on the upscaled image: 10 steps x 0.5 at 128x128, where a step costs
+    # four times as much when that size was never measured (by pixel count).
+    hires = {**query, "hiresSteps": "10", "hiresStrength": "0.5", "hiresUpscale": "2"}
+    assert alice_client.get(url, hires).json()["estimate"] == (
+        "About 2.0 s of GPU time on this server (0.08 s per step, from its steps profile); 0.0011 at the GPU price.")
+    # The refiner splits the one schedule: the same 20 steps.
+    refined = alice_client.get(url, {**query, "refinerStartStep": "16"}).json()["estimate"]
+    assert refined.startswith("About 1.0 s of GPU time")
+    bad = alice_client.get(url, {**hires, "hiresUpscale": "3"})
+    assert bad.status_code == 400 and "hiresUpscale" in bad.json()["error"]
 
 
 def test_same_settings_new_seed_keeps_everything_but_the_seed(alice_client, alice, make_image):

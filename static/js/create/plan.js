@@ -82,6 +82,9 @@ export function setupPlan(page, { pickers, bar, advice, secondPass }) {
       const params = { model: model.air, scheduler: scheduler.name, steps: String(steps), numberResults: String(n) };
       if (imageTask) params.strength = String(strength);
       if (el.width && el.height && el.width.value && el.height.value) Object.assign(params, { width: el.width.value, height: el.height.value });
+      // The second pass, so that the time estimate covers both passes (the server plans them itself).
+      for (const [key, value] of Object.entries(secondPass.planArgs(model, steps))) params[key] = String(value);
+      if (passes.passes[1]?.name === "hires") params.hiresUpscale = secondPass.hiresUpscale();
       advice.request(params);
     } else {
       advice.clear();

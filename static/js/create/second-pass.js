@@ -30,6 +30,11 @@ export function setupSecondPass(page) {
     return {};
   }
 
+  /** The hires fix's upscale factor as the form sends it ("" when off). */
+  function hiresUpscale() {
+    return hires.upscale ? hires.upscale.value : "";
+  }
+
   /** Show what applies to this model, and the sizes the second pass makes. */
   function update(model, steps) {
     if (refiner.field) {
@@ -110,5 +115,5 @@ export function setupSecondPass(page) {
     input?.addEventListener("input", () => page.update());
     input?.addEventListener("change", () => page.update());
   }
-  return { planArgs, update, caption, apply };
+  return { planArgs, hiresUpscale, update, caption, apply };
 }

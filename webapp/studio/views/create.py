@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from generation import schedulers
 from generation.advice import cost_sentence, time_sentence
-from generation.steps import effective_steps
+from generation.steps import HIRES_UPSCALES, job_plan, upscaled_size
 from generation.task_types import TASK_BY_SLUG
 from generation.vocabulary import for_browser
 from webapp.jobs.services import comparison_create, job_create
@@ -141,6 +141,7 @@ def create_advice(request, task):
     """The document's advice for the form's current values, as JSON: create.js asks while sliders move.
 
     ?model=<air>&scheduler=<name>&steps=<1-100>[&strength=<float>][&numberResults=<n>][&width=&height=]
+     [&refinerStartStep=<n> | &hiresSteps=<n>&hiresStrength=<float>&hiresUpscale=<1.5|2>]
     -> {"advice": [{level, key, text}] (at most one), "cost": "20 steps instead of 30: 33% less compute.",
         "estimate": "About 8.4 s of GPU time on this server (0.42 s per step, from its steps profile)." or ""}
     """
@@ -156,6 +157,7 @@ def create_advice(request, task):
         strength = float(request.GET.get("strength", "")) if task_info.needs_source else None
         spec = schedulers.resolve(request.GET.get("scheduler") or "Default", model.arch.family,
                                   default=model.defaults()["scheduler"])
+        second_pass = _second_pass(request.GET, task_info.key)
     except (ValueError, schedulers.UnknownScheduler) as exc:
         return JsonResponse({"error": str(exc), "advice": []}, status=400)
     if not MIN_STEPS <= steps <= MAX_STEPS or (strength is not None and not math.isfinite(strength)):
@@ -166,9 +168,37 @@ def create_advice(request, task):
     cost = cost_sentence(architecture=model.architecture, task_type=task_info.key, steps=steps,
                          strength=strength if strength is not None else 1.0, scheduler_order=spec.order,
                          reference_steps=model.recommended_steps[1], number_results=number_results)
-    plan = effective_steps(architecture=model.architecture, task_type=task_info.key, steps=steps,
-                           strength=strength if strength is not None else 1.0, scheduler_order=spec.order)
+    upscale = second_pass.pop("upscale", None)
+    plan = job_plan(architecture=model.architecture, task_type=task_info.key, steps=steps,
+                    strength=strength if strength is not None else 1.0, scheduler_order=spec.order, **second_pass)
+    # Each pass at its own size: a hires pass runs on the upscaled image, where a step costs more.
     rate, measured = measured_seconds_per_step(model, scheduler=spec.name, width=width, height=height)
-    estimate = time_sentence(steps_run=plan.steps, number_results=number_results, seconds_per_step=rate,
+    seconds = 0.0
+    for step_pass in plan.passes:
+        pass_rate = rate
+        if step_pass.name == "hires" and rate and upscale:
+            big = upscaled_size(width, height, upscale=upscale, multiple=model.arch.size_multiple)
+            measured_big, _ = measured_seconds_per_step(model, scheduler=spec.name, width=big[0], height=big[1])
+            pass_rate = measured_big or rate * (big[0] * big[1]) / (width * height)  # else: by pixel count
+        seconds += (pass_rate or 0.0) * step_pass.plan.steps
+    estimate = time_sentence(steps_run=plan.steps, number_results=number_results,
+                             seconds_per_step=seconds / plan.steps if rate and plan.steps else None,
                              measured=measured, gpu_hour_price=settings.STEPWISE_GPU_HOUR_PRICE)
     return JsonResponse({"advice": [item.as_dict() for item in advice], "cost": cost, "estimate": estimate})
+
+
+def _second_pass(query, task_type: str) -> dict:
+    """The advice view's second-pass parameters, as job_plan takes them (plus the hires upscale)."""
+    if task_type != "textToImage":
+        return {}
+    if query.get("refinerStartStep"):
+        return {"refiner_start_step": int(query["refinerStartStep"])}
+    if query.get("hiresSteps") and query.get("hiresStrength"):
+        strength = float(query["hiresStrength"])
+        if not 0 < strength <= 1:
+            raise ValueError("hiresStrength must be above 0 and at most 1.")
+        upscale = float(query.get("hiresUpscale") or HIRES_UPSCALES[0])
+        if upscale not in HIRES_UPSCALES:
+            raise ValueError(f"hiresUpscale must be one of {', '.join(f'{u:g}' for u in HIRES_UPSCALES)}.")
+        return {"hires_steps": int(query["hiresSteps"]), "hires_strength": strength, "upscale": upscale}
+    return {}
