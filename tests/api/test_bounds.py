@@ -77,9 +77,11 @@ async def test_after_authentication_large_messages_are_parsed(alice_key, builtin
     communicator = await connect()
     try:
         await auth(communicator, alice_key)
-        await communicator.send_to(text_data=json.dumps([{**search(), "pad": "x" * 400_000}]))
+        # 400 kB of whitespace between the tasks: a large, valid message (unknown fields are refused).
+        text = "[" + json.dumps(search()) + " " * 400_000 + "]"
+        await communicator.send_to(text_data=text)
         reply = await communicator.receive_json_from(timeout=10)
-        assert reply["data"][0]["taskType"] == "modelSearch"
+        assert reply["data"][0]["taskType"] == "modelSearch", reply
     finally:
         await communicator.disconnect()
 
