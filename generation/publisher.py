@@ -46,6 +46,9 @@ def encode_preview(preview, size: int = 256) -> bytes:
 
 # Replay: each job keeps at most this many per-step previews (small WebP), shared among its images.
 REPLAY_LIMIT = 100
+# The largest side a kept preview is stored at. Smaller previews (the latents of a 256 or 512 px
+# image are 32 or 64 px) keep their own size: an upscale adds no detail, and encoding it cost the
+# publisher thread 20 times the CPU, taken from the denoising threads. The browser scales them up.
 REPLAY_SIZE = 128
 
 
@@ -61,11 +64,12 @@ def replay_steps(*, total_steps: int, number_results: int, limit: int = REPLAY_L
 
 
 def encode_replay_preview(preview, size: int = REPLAY_SIZE) -> bytes:
-    """A small WebP of one step's latent-resolution RGB preview, for the replay scrubber."""
+    """A small WebP of one step's latent-resolution RGB preview, for the replay scrubber: at its own
+    size, or shrunk to `size` on its longer side."""
     from PIL import Image
 
     image = Image.fromarray(preview)
-    if max(image.size) != size:
+    if max(image.size) > size:
         scale = size / max(image.size)
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                              Image.Resampling.BILINEAR)

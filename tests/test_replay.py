@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from generation.publisher import ProgressPublisher, replay_steps
+from generation.publisher import ProgressPublisher, encode_replay_preview, replay_steps
 from tests.conftest import PASSWORD
 from webapp.jobs import queue
 from webapp.jobs.runner import prune_step_previews
@@ -78,7 +78,17 @@ def test_the_runner_stores_small_webp_previews_with_each_image(alice, builtin_mo
         steps = [p.step for p in previews if p.image_index == index]
         assert steps[0] == 1 and steps[-1] == 60 and len(steps) == 50
     image = PILImage.open(io.BytesIO(bytes(previews[0].webp)))
-    assert image.format == "WEBP" and max(image.size) == 128
+    assert image.format == "WEBP" and image.size == (16, 16)  # the preview's own (latent) size
+
+
+def test_kept_previews_keep_their_latent_size_and_only_the_largest_shrink():
+    def size(width, height):
+        webp = encode_replay_preview(np.zeros((height, width, 3), dtype=np.uint8))
+        return PILImage.open(io.BytesIO(webp)).size
+
+    # An upscale adds no detail and costs the denoising threads CPU: the browser scales them instead.
+    assert size(32, 32) == (32, 32) and size(64, 48) == (64, 48)
+    assert size(256, 128) == (128, 64)  # a 2048x1024 image's latent
 
 
 def test_the_job_and_image_pages_replay_each_step_with_its_phase(client, alice, bob, charlie, builtin_model):

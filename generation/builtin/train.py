@@ -9,6 +9,8 @@ install or at start. The recipe and its reasons are in docs/builtin-model.md; in
 2. VAE: a standard 8x `AutoencoderKL` with 4 latent channels, trained on drawn scenes (L1 + L2 + tiny KL).
 3. Latent pools: scenes drawn from the seed and encoded once, at 128 px and at 256 px.
 4. UNet: v-prediction on a zero-terminal-SNR schedule, 128 px first, then 256 px, with an EMA copy.
+   Then it grows: cross-attention at the 32x32 level (where the outline is drawn), started as a no-op
+   and trained on at 256 px.
 5. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
 
 Deterministic from its seed, resumable: a checkpoint is written every few minutes and at each phase's
@@ -35,6 +37,7 @@ from generation.builtin import SHIPPED_MODEL_DIR, shapes
 from generation.builtin.tokenizers import MAX_TOKENS, shapes_tokenizer
 
 log = logging.getLogger("stepwise.train")
+PHASES = ("vae", "unet_128", "unet_256", "grow", "done")
 
 
 
@@ -52,6 +55,8 @@ class Plan:
     unet_128_batch: int = 32
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
+    grow_steps: int = 3000  # after cross-attention is added at 32x32 (see grow_unet), at 256 px
+    grow_lr: float = 5e-4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,17 +99,47 @@ def make_vae():
     return vae
 
 
-def make_unet():
+def make_unet(*, grown: bool = False):
+    """The UNet; `grown` adds cross-attention at the 32x32 level (the outermost block).
+
+    That level draws the outline, and without the prompt there it rounded squares' corners and bent
+    triangles' sides. It attends to the prompt only (`only_cross_attention`): self-attention over
+    1,024 positions would cost three times the whole UNet on a CPU.
+    """
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(2)
+    outer_down, outer_up = ("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if grown else ("DownBlock2D", "UpBlock2D")
     return UNet2DConditionModel(
         sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
         block_out_channels=(32, 64, 128, 128),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=(outer_down, "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", outer_up),
         cross_attention_dim=64, attention_head_dim=4, norm_num_groups=8,
+        only_cross_attention=(grown, False, False, False),
     )
+
+
+def is_grown(unet) -> bool:
+    return bool(getattr(unet.down_blocks[0], "attentions", None))
+
+
+def grow_unet(unet):
+    """`unet` with cross-attention added at 32x32, computing exactly what it computed before.
+
+    Every weight carries over; the new attention blocks' output projections start at zero, so each
+    adds nothing to its residual stream until training teaches it to (as ControlNet's zero convs do).
+    """
+    grown = make_unet(grown=True)
+    missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
+    new = ("down_blocks.0.attentions.", "up_blocks.3.attentions.")
+    assert not unexpected and missing and all(name.startswith(new) for name in missing), (missing, unexpected)
+    with torch.no_grad():
+        for block in (grown.down_blocks[0], grown.up_blocks[3]):
+            for attention in block.attentions:
+                attention.proj_out.weight.zero_()
+                attention.proj_out.bias.zero_()
+    return _as_shipped(grown)
 
 
 def scheduler_config() -> dict:
@@ -226,6 +261,8 @@ class Trainer:
         self.vae.load_state_dict(state["vae"])
         if self.phase != "vae":
             self._freeze_vae()
+        if any(name.startswith("down_blocks.0.attentions.") for name in state["unet"]):
+            self._grow()
         self.unet.load_state_dict(state["unet"])
         self.ema.load_state_dict(state["ema"])
         self._optimizer_for_phase()
@@ -247,11 +284,14 @@ class Trainer:
         vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=torch.float32)
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=torch.float32)
         self.vae.load_state_dict(vae.state_dict())
+        if is_grown(unet):
+            self._grow()
         self.unet.load_state_dict(unet.state_dict())
         self.ema.load_state_dict(unet.state_dict())
         self.phase, self.step = state["phase"], state["step"]
-        if self.phase == "done":  # a longer plan continues its last phase
-            self.phase, self.step = "unet_256", state["unet_256_steps_done"]
+        if self.phase == "done":  # a longer plan continues its last phase, or grows a model that has not
+            self.phase, self.step = "grow", state.get("grow_steps_done", 0)
+            self._grow()
         self.scaling_factor = vae.config.scaling_factor
         self._freeze_vae()
         self._optimizer_for_phase()
@@ -281,7 +321,7 @@ class Trainer:
         self.steps_left = max_steps
         if self.optimizer is None:
             self._optimizer_for_phase()
-        for phase in ("vae", "unet_128", "unet_256"):
+        for phase in PHASES[:-1]:
             if self.phase != phase:
                 continue
             if not self._train_phase(deadline):
@@ -291,14 +331,21 @@ class Trainer:
         return True
 
     def _next_phase(self):
-        order = ["vae", "unet_128", "unet_256", "done"]
         if self.phase == "vae":
             self._freeze_vae()
             self.scaling_factor = self._measure_scaling_factor()
-        self.phase = order[order.index(self.phase) + 1]
+        self.phase = PHASES[PHASES.index(self.phase) + 1]
+        if self.phase == "grow":
+            self._grow()
         self.step = self.warmup_from = 0
         self._optimizer_for_phase()
         self.save()
+
+    def _grow(self) -> None:
+        """Add cross-attention at 32x32 to the UNet and its EMA copy (once; see `grow_unet`)."""
+        if not is_grown(self.unet):
+            self.unet = grow_unet(self.unet)
+            self.ema = grow_unet(self.ema).requires_grad_(False)
 
     def _freeze_vae(self) -> None:
         # The same state whether the run went on or was resumed: frozen parameters can take other
@@ -314,7 +361,7 @@ class Trainer:
 
     def _train_phase(self, deadline) -> bool:
         total = {"vae": self.plan.vae_steps, "unet_128": self.plan.unet_128_steps,
-                 "unet_256": self.plan.unet_256_steps}[self.phase]
+                 "unet_256": self.plan.unet_256_steps, "grow": self.plan.grow_steps}[self.phase]
         step_fn = self._vae_step if self.phase == "vae" else self._unet_step
         if self.phase != "vae":
             size = 128 if self.phase == "unet_128" else 256
@@ -364,8 +411,9 @@ class Trainer:
         else:
             progress = (self.step - warmup) / max(1, total - warmup)
             factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+        peak = self.plan.grow_lr if self.phase == "grow" else 1e-3
         for group in self.active_optimizer.param_groups:
-            group["lr"] = 1e-3 * factor
+            group["lr"] = peak * factor
 
     def _vae_step(self) -> float:
         # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
@@ -462,7 +510,8 @@ class Trainer:
         (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
         (staging / "training.json").write_text(json.dumps(
             {"plan": asdict(self.plan), "phase": self.phase, "step": self.step,
-             "unet_256_steps_done": {"done": self.plan.unet_256_steps, "unet_256": self.step}.get(self.phase, 0)},
+             "unet_256_steps_done": {"vae": 0, "unet_128": 0, "unet_256": self.step}.get(self.phase, self.plan.unet_256_steps),
+             "grow_steps_done": {"done": self.plan.grow_steps, "grow": self.step}.get(self.phase, 0)},
             indent=2) + "\n")
         if path.exists():
             import shutil
