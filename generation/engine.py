@@ -61,13 +61,8 @@ from generation.inputs import (  # noqa: E402,F401
 )
 from generation.previews import LatentPreviewer, latent_format  # noqa: E402
 from generation.steps import HIRES_UPSCALES, JobPlan, Pass, job_plan, upscaled_size  # noqa: E402
+from generation.task_types import IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING, TASK_TYPES, TEXT_TO_IMAGE  # noqa: E402
 from generation.variations import vary_initial_noise  # noqa: E402
-
-TEXT_TO_IMAGE = "textToImage"
-IMAGE_TO_IMAGE = "imageToImage"
-INPAINTING = "inpainting"
-OUTPAINTING = "outpainting"
-TASK_TYPES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINTING, OUTPAINTING)
 
 # The diffusers pipeline class of each family for each kind of run. Outpainting is inpainting on a
 # larger canvas (see generation/outpaint.py).

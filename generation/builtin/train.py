@@ -510,7 +510,8 @@ class Trainer:
         (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
         (staging / "training.json").write_text(json.dumps(
             {"plan": asdict(self.plan), "phase": self.phase, "step": self.step,
-             "unet_256_steps_done": {"vae": 0, "unet_128": 0, "unet_256": self.step}.get(self.phase, self.plan.unet_256_steps),
+             "unet_256_steps_done": {"vae": 0, "unet_128": 0, "unet_256": self.step}.get(
+                 self.phase, self.plan.unet_256_steps),
              "grow_steps_done": {"done": self.plan.grow_steps, "grow": self.step}.get(self.phase, 0)},
             indent=2) + "\n")
         if path.exists():

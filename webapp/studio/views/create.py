@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from generation import schedulers
 from generation.advice import cost_sentence, time_sentence
 from generation.steps import HIRES_UPSCALES, job_plan, upscaled_size
-from generation.task_types import TASK_BY_SLUG
+from generation.task_types import TASK_BY_SLUG, TEXT_TO_IMAGE
 from generation.vocabulary import for_browser
 from webapp.jobs.services import comparison_create, job_create
 from webapp.studio import access, forms
@@ -189,7 +189,7 @@ def create_advice(request, task):
 
 def _second_pass(query, task_type: str) -> dict:
     """The advice view's second-pass parameters, as job_plan takes them (plus the hires upscale)."""
-    if task_type != "textToImage":
+    if task_type != TEXT_TO_IMAGE:
         return {}
     if query.get("refinerStartStep"):
         return {"refiner_start_step": int(query["refinerStartStep"])}
