@@ -9,8 +9,6 @@ install or at start. The recipe and its reasons are in docs/builtin-model.md; in
 2. VAE: a standard 8x `AutoencoderKL` with 4 latent channels, trained on drawn scenes (L1 + L2 + tiny KL).
 3. Latent pools: scenes drawn from the seed and encoded once, at 128 px and at 256 px.
 4. UNet: v-prediction on a zero-terminal-SNR schedule, 128 px first, then 256 px, with an EMA copy.
-   Then it grows: cross-attention at the 32x32 level (where the outline is drawn), started as a no-op
-   and trained on at 256 px.
 5. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
 
 Deterministic from its seed, resumable: a checkpoint is written every few minutes and at each phase's
@@ -37,7 +35,6 @@ from generation.builtin import SHIPPED_MODEL_DIR, shapes
 from generation.builtin.tokenizers import MAX_TOKENS, shapes_tokenizer
 
 log = logging.getLogger("stepwise.train")
-PHASES = ("vae", "unet_128", "unet_256", "grow", "done")
 
 
 
@@ -55,8 +52,7 @@ class Plan:
     unet_128_batch: int = 32
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
-    grow_steps: int = 3000  # after cross-attention is added at 32x32 (see grow_unet), at 256 px
-    grow_lr: float = 5e-4
+    probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,47 +95,17 @@ def make_vae():
     return vae
 
 
-def make_unet(*, grown: bool = False):
-    """The UNet; `grown` adds cross-attention at the 32x32 level (the outermost block).
-
-    That level draws the outline, and without the prompt there it rounded squares' corners and bent
-    triangles' sides. It attends to the prompt only (`only_cross_attention`): self-attention over
-    1,024 positions would cost three times the whole UNet on a CPU.
-    """
+def make_unet():
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(2)
-    outer_down, outer_up = ("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if grown else ("DownBlock2D", "UpBlock2D")
     return UNet2DConditionModel(
         sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
         block_out_channels=(32, 64, 128, 128),
-        down_block_types=(outer_down, "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", outer_up),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=64, attention_head_dim=4, norm_num_groups=8,
-        only_cross_attention=(grown, False, False, False),
     )
-
-
-def is_grown(unet) -> bool:
-    return bool(getattr(unet.down_blocks[0], "attentions", None))
-
-
-def grow_unet(unet):
-    """`unet` with cross-attention added at 32x32, computing exactly what it computed before.
-
-    Every weight carries over; the new attention blocks' output projections start at zero, so each
-    adds nothing to its residual stream until training teaches it to (as ControlNet's zero convs do).
-    """
-    grown = make_unet(grown=True)
-    missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
-    new = ("down_blocks.0.attentions.", "up_blocks.3.attentions.")
-    assert not unexpected and missing and all(name.startswith(new) for name in missing), (missing, unexpected)
-    with torch.no_grad():
-        for block in (grown.down_blocks[0], grown.up_blocks[3]):
-            for attention in block.attentions:
-                attention.proj_out.weight.zero_()
-                attention.proj_out.bias.zero_()
-    return _as_shipped(grown)
 
 
 def scheduler_config() -> dict:
@@ -182,7 +148,7 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str]) -> torch.Tensor:
         return text_encoder(ids)[0]
 
 
-def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int) -> dict:
+def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int, device="cpu") -> dict:
     """Draw `count` scenes from `seed` and encode them once; saved atomically, reused when present."""
     if path.exists():
         return torch.load(path)
@@ -192,7 +158,7 @@ def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int) 
     for _ in tqdm(range(0, count, batch), desc=f"encoding {count} scenes at {size} px", unit="batch"):
         pixels, texts = draw_batch(rng, batch, size)
         with torch.no_grad():
-            latents.append(vae.encode(pixels).latent_dist.mean.half())
+            latents.append(vae.encode(pixels.to(device)).latent_dist.mean.half().cpu())
         captions += texts
     pool = {"latents": torch.cat(latents)[:count], "captions": captions[:count]}
     tmp = path.with_suffix(".tmp")
@@ -207,14 +173,19 @@ def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int) 
 
 
 class Trainer:
-    def __init__(self, workdir: Path, plan: Plan):
+    """Holds the models and the run's state. On a GPU (`device="cuda"`) the VAE and UNets live there;
+    the data, the random draws and the text encoder stay on the CPU, so a run draws the same batches
+    whatever it runs on."""
+
+    def __init__(self, workdir: Path, plan: Plan, device: str = "cpu"):
         self.workdir = workdir
         self.plan = plan
+        self.device = torch.device(device)
         self.tokenizer = shapes_tokenizer()
         self.text_encoder = make_text_encoder(self.tokenizer)
-        self.vae = make_vae()
-        self.unet = make_unet()
-        self.ema = make_unet().requires_grad_(False)
+        self.vae = make_vae().to(self.device)
+        self.unet = make_unet().to(self.device)
+        self.ema = make_unet().to(self.device).requires_grad_(False)
         self.ema.load_state_dict(self.unet.state_dict())
         self.phase = "vae"
         self.step = 0
@@ -253,7 +224,7 @@ class Trainer:
         """
         if not self.checkpoint_path.exists():
             return self._load_model(model) if model else False
-        state = torch.load(self.checkpoint_path, weights_only=False)
+        state = torch.load(self.checkpoint_path, weights_only=False, map_location="cpu")
         if state["plan"] != asdict(self.plan):
             # Lengthening a phase is how a run gets more steps; the seeds stay the same.
             log.warning("Plan changed since the checkpoint: %s -> %s", state["plan"], asdict(self.plan))
@@ -261,8 +232,6 @@ class Trainer:
         self.vae.load_state_dict(state["vae"])
         if self.phase != "vae":
             self._freeze_vae()
-        if any(name.startswith("down_blocks.0.attentions.") for name in state["unet"]):
-            self._grow()
         self.unet.load_state_dict(state["unet"])
         self.ema.load_state_dict(state["ema"])
         self._optimizer_for_phase()
@@ -284,14 +253,11 @@ class Trainer:
         vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=torch.float32)
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=torch.float32)
         self.vae.load_state_dict(vae.state_dict())
-        if is_grown(unet):
-            self._grow()
         self.unet.load_state_dict(unet.state_dict())
         self.ema.load_state_dict(unet.state_dict())
         self.phase, self.step = state["phase"], state["step"]
-        if self.phase == "done":  # a longer plan continues its last phase, or grows a model that has not
-            self.phase, self.step = "grow", state.get("grow_steps_done", 0)
-            self._grow()
+        if self.phase == "done":  # a longer plan continues its last phase
+            self.phase, self.step = "unet_256", state["unet_256_steps_done"]
         self.scaling_factor = vae.config.scaling_factor
         self._freeze_vae()
         self._optimizer_for_phase()
@@ -321,7 +287,7 @@ class Trainer:
         self.steps_left = max_steps
         if self.optimizer is None:
             self._optimizer_for_phase()
-        for phase in PHASES[:-1]:
+        for phase in ("vae", "unet_128", "unet_256"):
             if self.phase != phase:
                 continue
             if not self._train_phase(deadline):
@@ -331,21 +297,14 @@ class Trainer:
         return True
 
     def _next_phase(self):
+        order = ["vae", "unet_128", "unet_256", "done"]
         if self.phase == "vae":
             self._freeze_vae()
             self.scaling_factor = self._measure_scaling_factor()
-        self.phase = PHASES[PHASES.index(self.phase) + 1]
-        if self.phase == "grow":
-            self._grow()
+        self.phase = order[order.index(self.phase) + 1]
         self.step = self.warmup_from = 0
         self._optimizer_for_phase()
         self.save()
-
-    def _grow(self) -> None:
-        """Add cross-attention at 32x32 to the UNet and its EMA copy (once; see `grow_unet`)."""
-        if not is_grown(self.unet):
-            self.unet = grow_unet(self.unet)
-            self.ema = grow_unet(self.ema).requires_grad_(False)
 
     def _freeze_vae(self) -> None:
         # The same state whether the run went on or was resumed: frozen parameters can take other
@@ -353,21 +312,21 @@ class Trainer:
         _as_shipped(self.vae).eval().requires_grad_(False)
 
     def _measure_scaling_factor(self) -> float:
-        pixels, _ = draw_batch(random.Random(self.plan.seed + 1), 64, 256)
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 1), self.plan.probe_images, 256)
         with torch.no_grad():
-            std = self.vae.encode(pixels).latent_dist.mean.std().item()
+            std = self.vae.encode(pixels.to(self.device)).latent_dist.mean.std().item()
         log.info("latent std %.3f -> scaling_factor %.4f", std, 1 / std)
         return round(1.0 / std, 5)
 
     def _train_phase(self, deadline) -> bool:
         total = {"vae": self.plan.vae_steps, "unet_128": self.plan.unet_128_steps,
-                 "unet_256": self.plan.unet_256_steps, "grow": self.plan.grow_steps}[self.phase]
+                 "unet_256": self.plan.unet_256_steps}[self.phase]
         step_fn = self._vae_step if self.phase == "vae" else self._unet_step
         if self.phase != "vae":
             size = 128 if self.phase == "unet_128" else 256
             count = self.plan.pool_128 if size == 128 else self.plan.pool_256
             self.pool = build_pool(self.workdir / f"pool_{size}.pt", vae=self.vae, tokenizer=self.tokenizer,
-                                   size=size, count=count, seed=self.plan.seed + size)
+                                   size=size, count=count, seed=self.plan.seed + size, device=self.device)
             captions = sorted(set(self.pool["captions"]))
             embeddings = encode_prompts(self.tokenizer, self.text_encoder, captions + [""])
             self.caption_index = torch.tensor([captions.index(c) for c in self.pool["captions"]])
@@ -411,16 +370,15 @@ class Trainer:
         else:
             progress = (self.step - warmup) / max(1, total - warmup)
             factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-        peak = self.plan.grow_lr if self.phase == "grow" else 1e-3
         for group in self.active_optimizer.param_groups:
-            group["lr"] = peak * factor
+            group["lr"] = 1e-3 * factor
 
     def _vae_step(self) -> float:
         # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
         pixels, _ = draw_batch(self.rng, self.plan.vae_batch, 256)
         crop = self.plan.vae_crops[0] if self.step < self.plan.vae_steps * 0.75 else self.plan.vae_crops[1]
         y, x = self.rng.randrange(0, 256 - crop + 1, 8), self.rng.randrange(0, 256 - crop + 1, 8)
-        pixels = pixels[:, :, y:y + crop, x:x + crop]
+        pixels = pixels[:, :, y:y + crop, x:x + crop].to(self.device)
         posterior = self.vae.encode(pixels).latent_dist
         decoded = self.vae.decode(posterior.sample()).sample
         loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
@@ -432,7 +390,8 @@ class Trainer:
 
     @torch.no_grad()
     def vae_psnr(self) -> float:
-        pixels, _ = draw_batch(random.Random(self.plan.seed + 2), 16, 256)
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 2), min(16, self.plan.probe_images), 256)
+        pixels = pixels.to(self.device)
         decoded = self.vae.decode(self.vae.encode(pixels).latent_dist.mean).sample.clamp(-1, 1)
         mse = F.mse_loss((decoded + 1) / 2, (pixels + 1) / 2).item()
         return round(10 * math.log10(1 / max(mse, 1e-10)), 2)
@@ -457,11 +416,12 @@ class Trainer:
         noise = torch.randn_like(latents)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
-        prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
-
         alphas = self.noise_scheduler.alphas_cumprod[timesteps]
         snr = alphas / (1 - alphas).clamp(min=1e-8)
         weight = (5.0 / (snr + 1)).clamp(max=1.0)
+
+        noisy, timesteps, text, target, weight = (t.to(self.device) for t in (noisy, timesteps, text, target, weight))
+        prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
         loss = (weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
         self.active_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -480,6 +440,8 @@ class Trainer:
         from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
         from transformers import PreTrainedTokenizerFast
 
+        self.vae.to("cpu")
+        self.ema.to("cpu")
         self.vae.register_to_config(scaling_factor=self.scaling_factor)
         pipe = StableDiffusionPipeline(
             vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.ema,
@@ -510,9 +472,7 @@ class Trainer:
         (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
         (staging / "training.json").write_text(json.dumps(
             {"plan": asdict(self.plan), "phase": self.phase, "step": self.step,
-             "unet_256_steps_done": {"vae": 0, "unet_128": 0, "unet_256": self.step}.get(
-                 self.phase, self.plan.unet_256_steps),
-             "grow_steps_done": {"done": self.plan.grow_steps, "grow": self.step}.get(self.phase, 0)},
+             "unet_256_steps_done": {"done": self.plan.unet_256_steps, "unet_256": self.step}.get(self.phase, 0)},
             indent=2) + "\n")
         if path.exists():
             import shutil
@@ -527,7 +487,7 @@ class Trainer:
         Fitted on drawn scenes: each latent pixel (scaled as the UNet sees it, plus a constant) against
         the mean colour of the 8x8 pixels it stands for, in [-1, 1].
         """
-        pixels, _ = draw_batch(random.Random(self.plan.seed + 3), 64, 256)
+        pixels, _ = draw_batch(random.Random(self.plan.seed + 3), self.plan.probe_images, 256)
         latents = self.vae.encode(pixels).latent_dist.mean * self.scaling_factor
         colours = F.avg_pool2d(pixels, 8)
         x = latents.permute(0, 2, 3, 1).reshape(-1, 4)
@@ -546,21 +506,24 @@ def main(argv=None):
     parser.add_argument("--minutes", type=float, default=None, help="stop (resumably) after this long")
     parser.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     args = parser.parse_args(argv)
     return train(workdir=args.workdir, out=args.out, minutes=args.minutes, export_only=args.export_only,
-                 threads=args.threads)
+                 threads=args.threads, device=args.device)
 
 
 def train(*, workdir: Path, out: Path, minutes: float | None = None, max_steps: int | None = None,
-          export_only: bool = False,
-          threads: int | None = None, plan: Plan | None = None) -> bool:
+          export_only: bool = False, threads: int | None = None, plan: Plan | None = None,
+          device: str = "auto") -> bool:
     """Train (or resume) and export. Returns True when every phase is done."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if threads:
         torch.set_num_threads(threads)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(workdir, plan or Plan())
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    trainer = Trainer(workdir, plan or Plan(), device=device)
     resumed = trainer.load(model=out)
     log.info("%s at phase %s, step %d", "Resumed" if resumed else "Starting", trainer.phase, trainer.step)
     finished = trainer.phase == "done"

@@ -18,12 +18,14 @@ class Command(BaseCommand):
         parser.add_argument("--minutes", type=float, default=None, help="stop, resumably, after this long")
         parser.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint")
         parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+        parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
 
-    def handle(self, *, workdir, out, minutes, export_only, threads, **options):
+    def handle(self, *, workdir, out, minutes, export_only, threads, device, **options):
         from generation.builtin import train  # torch: only this command and the workers load it
 
         finished = train.train(
             workdir=workdir or settings.DATA_DIR / "train-builtin",
             out=out or train.SHIPPED_MODEL_DIR, minutes=minutes, export_only=export_only, threads=threads,
+            device=device,
         )
         self.stdout.write("Training finished." if finished else "Stopped; run the command again to resume.")
