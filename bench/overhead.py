@@ -130,6 +130,8 @@ def instrument(profile: Profile) -> None:
     runner._store_image = profile.wrap("store image (total)", runner._store_image)
     runner.png_bytes = profile.wrap("  PNG encode with metadata", runner.png_bytes)
     runner.thumbnail_bytes = profile.wrap("  WebP thumbnail", runner.thumbnail_bytes)
+    runner.encode_replay_preview = profile.wrap("  replay previews (WebP, each kept step)",
+                                                runner.encode_replay_preview)
     generation.publisher.encode_preview = profile.wrap("  preview JPEG encoding", generation.publisher.encode_preview)
 
     original_send_many = events.send_many
@@ -289,6 +291,7 @@ def main():
         ("store image (total)", ""),
         ("  PNG encode with metadata", "  "),
         ("  WebP thumbnail", "  "),
+        ("  replay previews (WebP, each kept step)", "  "),
         ("sql default write on worker", ""),
         ("sql default read on worker", ""),
         ("channel-layer sends on worker", ""),

@@ -58,8 +58,8 @@ def test_the_hires_fix_counts_its_pass_live_and_runs_with_one_step_counter(page,
                 message = json.loads(payload)
             except (TypeError, ValueError):
                 return
-            if message.get("type") == "progress":
-                steps.append((message["step"], message["totalSteps"]))
+            if message.get("type") == "progress":  # the steps since the last message
+                steps.extend((step, message["totalSteps"]) for step in message["steps"])
         socket.on("framereceived", on_frame)
 
     page.on("websocket", on_socket)

@@ -44,10 +44,11 @@ async def test_the_owner_gets_a_snapshot_then_progress(alice, builtin_model):
         assert snapshot["job"]["status"] == "queued" and snapshot["job"]["totalSteps"] == 12
         assert snapshot["job"]["queuePosition"] == 1
         await sync_to_async(events.send)(events.job_group(job.id), events.progress_message(
-            job.id, step=3, total_steps=12, image_index=0, images_done=0,
+            job.id, steps=[2, 3], total_steps=12, image_index=0, images_done=0,
             phase_info={"name": "Composition", "description": ""}, preview_data_uri=None))
         progress = await communicator.receive_json_from(timeout=5)
         assert progress["type"] == "progress" and progress["step"] == 3 and progress["totalSteps"] == 12
+        assert progress["steps"] == [2, 3]
     finally:
         await communicator.disconnect()
 

@@ -70,7 +70,7 @@ def test_two_workers_run_twenty_jobs_from_three_users_exactly_once(tmp_path):
             final = events[-1]["job"]
             assert final["status"] == "succeeded", (owner, final["error"])
             assert len(final["images"]) == 1
-            steps = [e["step"] for e in events if e["type"] == "progress"]
+            steps = [step for e in events if e["type"] == "progress" for step in e["steps"]]
             # Every step event of this job, in order, and nothing from anybody else's jobs.
             assert steps == list(range(1, final["totalSteps"] + 1)), (job_id, steps)
             assert {e["job"] for e in events if e["type"] == "progress"} == {job_id}

@@ -58,6 +58,7 @@ def spies(monkeypatch):
         sent.extend(message for _, message in messages if message["type"] == "job.progress")
         return send_many(messages)
 
+
     store = runner._store_image
 
     def spy_store(job, image, **kwargs):
@@ -110,7 +111,9 @@ def test_a_watched_job_sends_every_step_with_previews_and_keeps_the_newest_in_it
     engine = PreviewingEngine()
     run(job, engine)
     assert engine.wanted == [True] * 4
-    assert [message["step"] for message in sent] == [1, 2, 3, 4]
+    # Every step, in order, each once; one message per delivery, its `step` the newest of its `steps`.
+    assert [step for message in sent for step in message["steps"]] == [1, 2, 3, 4]
+    assert all(message["step"] == message["steps"][-1] for message in sent)
     assert sent[-1]["previewDataURI"].startswith("data:image/jpeg;base64,")
     assert bytes(at_store["preview"]).startswith(b"\xff\xd8")  # what a browser connecting now is shown
     job.refresh_from_db()
@@ -124,6 +127,43 @@ def test_the_channel_layer_says_who_listens(job):
     assert events.has_listeners(group) is True
     async_to_sync(layer().group_discard)(group, "test.jobpage")
     assert events.has_listeners(group) is False
+
+
+def test_state_changes_go_only_to_groups_somebody_is_in(job, alice, monkeypatch):
+    """The job's page, its owner's connections and the team gallery each get the new state only when
+    somebody is there; for nobody no snapshot is even built. The row holds the state either way."""
+    messages: list[tuple[str, dict]] = []
+    monkeypatch.setattr(events, "send_many", messages.extend)
+    snapshots = []
+    monkeypatch.setattr(events, "job_snapshot", lambda row: snapshots.append(row.id) or {"id": str(row.id)})
+    Job.objects.filter(id=job.id).update(status=Job.Status.SUCCEEDED)
+
+    events.broadcast_job(job.id)
+    assert messages == [] and snapshots == []
+
+    team = events.team_group(job.team_id)
+    async_to_sync(layer().group_add)(team, "test.gallery")
+    events.broadcast_job(job.id)
+    assert messages == [(team, {"type": "gallery.update", "job": str(job.id)})] and snapshots == []
+
+    messages.clear()
+    async_to_sync(layer().group_add)(events.user_group(alice.id), "test.api")
+    events.broadcast_job(job.id)
+    assert messages == [(events.user_group(alice.id), {"type": "job.update", "job": {"id": str(job.id)}}),
+                        (team, {"type": "gallery.update", "job": str(job.id)})]
+    assert snapshots == [job.id]
+
+
+def test_a_layer_that_cannot_say_gets_every_state_change(job, monkeypatch):
+    class SomeOtherLayer:
+        pass
+
+    messages: list[tuple[str, dict]] = []
+    monkeypatch.setattr(events, "send_many", messages.extend)
+    monkeypatch.setattr(events, "get_channel_layer", SomeOtherLayer)
+    events.broadcast_job(job.id)
+    assert [group for group, _ in messages] == [events.job_group(job.id), events.user_group(job.owner_id)]
+    assert messages[0][1]["job"]["status"] == "queued"
 
 
 def test_the_in_memory_layer_says_who_listens(monkeypatch):

@@ -97,13 +97,13 @@ def test_progress_counts_exactly_the_steps_that_run(server, key):
                          includeProgress=True)
         socket.send(json.dumps([task]))
         messages, results = collect_until_results(socket, task["taskUUID"], 2)
-    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    progress = [item for m in messages for item in m["data"] if item["taskType"] == "imageInferenceProgress"]
     assert [(p["imageIndex"], p["step"]) for p in progress] == [(0, 1), (0, 2), (0, 3), (0, 4),
                                                                  (1, 1), (1, 2), (1, 3), (1, 4)]
     assert {p["totalSteps"] for p in progress} == {4}
     assert all(set(p) == {"taskType", "taskUUID", "step", "totalSteps", "imageIndex"} for p in progress)
     # Each image's result comes right after its own last step, not both at the end.
-    kinds = [m["data"][0]["taskType"] for m in messages]
+    kinds = [item["taskType"] for m in messages for item in m["data"]]
     assert kinds.index("imageInference") == 4
 
 
@@ -112,7 +112,7 @@ def test_previews_come_only_with_include_previews(server, key):
         task = inference(includeProgress=True, includePreviews=True, steps=5)
         socket.send(json.dumps([task]))
         messages, _ = collect_until_results(socket, task["taskUUID"], 1)
-    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    progress = [item for m in messages for item in m["data"] if item["taskType"] == "imageInferenceProgress"]
     assert [p["step"] for p in progress] == [1, 2, 3, 4, 5]
     assert any(p.get("previewDataURI", "").startswith("data:image/jpeg;base64,") for p in progress)
 

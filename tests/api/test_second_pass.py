@@ -196,7 +196,7 @@ async def test_a_hires_job_reports_one_step_counter_and_delivers_the_upscaled_im
     job = await job_for(tid)
     await run_job(job.id)
     messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))
-    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    progress = [item for m in messages for item in m["data"] if item["taskType"] == "imageInferenceProgress"]
     assert [p["step"] for p in progress] == list(range(1, 11))  # 6 base + 8 x 0.5 hires, no gap
     assert {p["totalSteps"] for p in progress} == {10}
     result = messages[-1]["data"][0]

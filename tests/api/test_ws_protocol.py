@@ -160,7 +160,7 @@ async def test_it_sends_progress_only_when_asked_with_the_effective_step_count(
     job = await job_for(tid)
     await run_job(job.id)
     messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))
-    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    progress = [item for m in messages for item in m["data"] if item["taskType"] == "imageInferenceProgress"]
     assert [p["step"] for p in progress] == [1, 2, 3, 4]
     assert {p["totalSteps"] for p in progress} == {4}
     assert {p["taskUUID"] for p in progress} == {tid}
@@ -177,9 +177,30 @@ async def test_it_adds_previews_only_with_include_previews(alice_key, builtin_mo
     job = await job_for(tid)
     await run_job(job.id)
     messages = await receive_until(communicator, lambda m: m.get("data", [{}])[0].get("imageUUID"))
-    progress = [m["data"][0] for m in messages if m["data"][0]["taskType"] == "imageInferenceProgress"]
+    progress = [item for m in messages for item in m["data"] if item["taskType"] == "imageInferenceProgress"]
     assert len(progress) == 4
     assert any(p.get("previewDataURI", "").startswith("data:image/jpeg;base64,") for p in progress)
+    await communicator.disconnect()
+
+
+async def test_one_progress_event_of_several_steps_becomes_one_item_per_step(alice_key, builtin_model):
+    """The worker sends the steps since its last delivery in one event; a client still gets every
+    step as its own item (in one message), with the preview on the newest."""
+    from webapp.studio import events
+
+    communicator = await connect()
+    await auth(communicator, alice_key)
+    tid = task_uuid()
+    await communicator.send_json_to([t2i(taskUUID=tid, steps=8, includeProgress=True, includePreviews=True)])
+    await settle(communicator)
+    job = await job_for(tid)
+    await database_sync_to_async(events.send)(events.job_group(job.id), events.progress_message(
+        job.id, steps=[3, 4, 5], total_steps=8, image_index=0, images_done=0,
+        phase_info={"name": "Forms", "description": ""}, preview_data_uri="data:image/jpeg;base64,AAAA"))
+    message = await communicator.receive_json_from(timeout=5)
+    assert [(item["taskType"], item["step"], item["totalSteps"]) for item in message["data"]] == [
+        ("imageInferenceProgress", 3, 8), ("imageInferenceProgress", 4, 8), ("imageInferenceProgress", 5, 8)]
+    assert [item.get("previewDataURI") for item in message["data"]] == [None, None, "data:image/jpeg;base64,AAAA"]
     await communicator.disconnect()
 
 

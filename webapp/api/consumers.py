@@ -287,16 +287,18 @@ class RunwareConsumer(AsyncWebsocketConsumer):
         if not watch["include_progress"]:
             return
         image_index = event.get("imageIndex", 0)
-        item = {
+        # One event carries every step since the last; the client gets one item per step, and the
+        # preview (the newest step's) with the last of them.
+        items = [{
             "taskType": "imageInferenceProgress",
             "taskUUID": watch["task_uuid"],
-            "step": event["step"],
+            "step": step,
             "totalSteps": watch["total_steps"],
             "imageIndex": image_index,
-        }
+        } for step in event.get("steps", [event["step"]])]
         if watch["include_previews"] and event.get("previewDataURI"):
-            item["previewDataURI"] = event["previewDataURI"]
-        await self.send_json({"data": [item]})
+            items[-1]["previewDataURI"] = event["previewDataURI"]
+        await self.send_json({"data": items})
         if event["step"] >= watch["total_steps"] and image_index + 1 > watch["images_stepped"]:
             # That image's result may follow now, if it is already stored.
             watch["images_stepped"] = image_index + 1
