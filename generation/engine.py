@@ -12,7 +12,8 @@ thread-safe: pipelines and schedulers are stateful, so a worker runs one generat
   adapters with its weights and switches them all off when it ends, however it ends, so a LoRA
   never leaks into the next job. A VAE override goes on the job's own pipeline object only.
 - `on_step(step, total, preview)` fires once per denoising step (preview None when
-  `want_preview()` says nobody needs one), `total` being exactly
+  `want_preview()` says nobody needs one, else a `previews.PendingPreview`: `np.asarray(preview)`
+  projects it, off the denoising thread), `total` being exactly
   `generation.steps.job_plan(...).steps`, also for order-2 schedulers (Heun, KDPM2, DPM++ SDE)
   whose pipelines call back once per model evaluation (2N-1 times).
 - A second pass goes on with the same counter: the hires fix (Lanczos upscale, then image to image
@@ -303,7 +304,7 @@ class Engine:
         """Run one generation and return the image (width x height, or the hires fix's upscaled size).
 
         `want_preview()` is asked at each step (None: always yes); when it says no, `on_step` gets
-        None for the preview and the projection, with its device-to-host copy, is skipped.
+        None for the preview and not even the latents are copied.
 
         A job of two passes (`generation.steps.job_plan`) counts one step counter across them: the
         refiner's part of the schedule, or the hires fix's image-to-image pass, goes on at the step
@@ -456,7 +457,7 @@ class Engine:
                 steps_done = step
                 latents = callback_kwargs.get("latents")
                 wanted = latents is not None and (want_preview is None or want_preview())
-                on_step(step_pass.offset + steps_done, total, previewer(latents) if wanted else None)
+                on_step(step_pass.offset + steps_done, total, previewer.pending(latents) if wanted else None)
             if should_cancel():
                 pipeline._interrupt = True
             return callback_kwargs

@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 logger = logging.getLogger("stepwise.publisher")
 _WAKE_UP = object()
 
@@ -32,10 +34,11 @@ class StepEvent:
 
 
 def encode_preview(preview, size: int = 256) -> bytes:
-    """A small JPEG of the latent-resolution RGB preview (a uint8 HxWx3 array)."""
+    """A small JPEG of the latent-resolution RGB preview (a uint8 HxWx3 array, or anything
+    `np.asarray` makes one of: the engine's `PendingPreview` is projected here)."""
     from PIL import Image
 
-    image = Image.fromarray(preview)
+    image = Image.fromarray(np.asarray(preview))
     if max(image.size) < size:
         scale = size / max(image.size)
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
@@ -68,7 +71,7 @@ def encode_replay_preview(preview, size: int = REPLAY_SIZE) -> bytes:
     size, or shrunk to `size` on its longer side."""
     from PIL import Image
 
-    image = Image.fromarray(preview)
+    image = Image.fromarray(np.asarray(preview))
     if max(image.size) > size:
         scale = size / max(image.size)
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
@@ -165,12 +168,12 @@ class ProgressPublisher:
                     if items:
                         self._publish(items)
                         self._stop.wait(self._min_interval_seconds)  # let steps gather meanwhile
+                if self._stop.is_set() and self._queue.empty():
+                    return  # all delivered; a last poll would only delay the runner's close()
                 now = time.monotonic()
                 if now - last_poll >= self._poll_seconds:
                     last_poll = now
                     self._poll()
-                if self._stop.is_set() and self._queue.empty():
-                    return
         finally:
             if self._on_thread_exit:
                 self._on_thread_exit()

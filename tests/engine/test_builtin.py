@@ -103,7 +103,7 @@ def test_its_previews_use_a_projection_fitted_to_its_vae(engine, builtin_dir):
                                   height=256, steps=10, cfg_scale=4.0, scheduler="Euler", seed=seed)
     image = engine.generate(source, inp, on_step=lambda s, t, p: previews.append(p), should_cancel=lambda: False)
     final = np.asarray(image.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
-    assert np.abs(previews[-1].astype(np.float32) - final).mean() < 40
+    assert np.abs(np.asarray(previews[-1], dtype=np.float32) - final).mean() < 40
 
 
 def test_more_steps_converge_on_the_final_image(engine, builtin_dir):

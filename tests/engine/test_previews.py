@@ -63,4 +63,14 @@ def test_the_engine_projects_a_preview_only_while_one_is_wanted(engine, source):
                     want_preview=lambda: next(wanted))
     assert recorder.steps == [1, 2, 3, 4]  # every step is reported either way
     assert [preview is not None for _, _, preview in recorder.calls] == [False, True, False, True]
-    assert recorder.calls[1][2].shape == (8, 8, 3)  # 64x64 pixels: an 8x8 latent preview
+    assert np.asarray(recorder.calls[1][2]).shape == (8, 8, 3)  # 64x64 pixels: an 8x8 latent preview
+
+
+def test_a_pending_preview_is_its_steps_latents_projected_when_read():
+    previewer = LatentPreviewer("sd15", height=16, width=16)
+    latents = torch.randn(2, 4, 2, 2)
+    expected = previewer(latents)
+    pending = previewer.pending(latents)
+    latents.zero_()  # whatever happens to the pipeline's tensor after the step
+    assert np.asarray(pending).dtype == np.uint8
+    assert (np.asarray(pending) == expected).all()

@@ -165,15 +165,15 @@ def run_job(*, job_id, engine, shutdown: threading.Event) -> Outcome:
                 **addons,
             )
             started = time.monotonic()
-            replay: dict[int, Any] = {}  # step -> its preview (a uint8 array), encoded once stored
+            replay: dict[int, Any] = {}  # step -> its preview, projected and encoded once stored
             publisher = _publisher_for(job, keep=_keeper(replay, keep_steps))
             try:
                 image = engine.generate(
                     source, inputs,
                     on_step=lambda step, total, preview, i=index, p=publisher: p.submit(step, total, i, preview),
                     should_cancel=lambda p=publisher: p.cancelled.is_set() or shutdown.is_set(),
-                    # No projection for nobody, unless the replay keeps this job's previews (the
-                    # publisher then encodes only the kept steps, and sends nothing unwatched).
+                    # No preview for nobody, unless the replay keeps this job's previews (they are
+                    # then projected and encoded after the last step, and nothing is sent unwatched).
                     want_preview=lambda p=publisher: bool(keep_steps) or p.watched.is_set(),
                 )
             except ModelLoadError as exc:  # the refiner, loaded on the way
@@ -250,9 +250,9 @@ def prune_step_previews() -> int:
 def _keeper(replay: dict[int, Any], keep_steps: set[int]):
     """Collects the replay's previews on the publisher's thread (never the denoising thread).
 
-    Only a reference to each array: encoding them here, while the denoiser runs, took the GIL and a
-    core from torch's threads and cost a 256x256 job on 2 cores about 2.5 %; `_store_image` encodes
-    them all at once, after the last step."""
+    Only a reference to each (the engine's previews are projected when read): encoding them here,
+    while the denoiser runs, took the GIL and a core from torch's threads and cost a 256x256 job on
+    2 cores about 2.5 %; `_store_image` projects and encodes them all at once, after the last step."""
     def keep(step, image_index, preview):
         if step in keep_steps:
             replay[step] = preview
