@@ -53,6 +53,28 @@ async def test_the_owner_gets_a_snapshot_then_progress(alice, builtin_model):
         await communicator.disconnect()
 
 
+async def test_a_send_from_a_consumers_database_code_reaches_the_browser(alice, builtin_model):
+    """Consumers run their database code on asgiref's one shared thread (`database_sync_to_async`).
+    A notification sent from there (a job created over the API broadcasts its state) must not need
+    that same thread for the channel layer's own database calls: it would wait on itself."""
+    import time
+
+    from channels.db import database_sync_to_async
+
+    job = await sync_to_async(make_job)(alice)
+    communicator, connected = await connect(f"/ws/jobs/{job.id}/", await sync_to_async(session_headers)(alice))
+    try:
+        assert connected
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "status"
+        started = time.monotonic()
+        sent = await database_sync_to_async(events.send)(events.job_group(job.id), events.progress_message(
+            job.id, steps=[1], total_steps=12, image_index=0, images_done=0, phase_info=None, preview_data_uri=None))
+        assert sent is True and time.monotonic() - started < 5
+        assert (await communicator.receive_json_from(timeout=5))["steps"] == [1]
+    finally:
+        await communicator.disconnect()
+
+
 async def test_bob_may_watch_alices_team_job_but_not_her_private_one(alice, bob, builtin_model):
     shared = await sync_to_async(make_job)(alice, "team")
     private = await sync_to_async(make_job)(alice, "private")

@@ -5,11 +5,15 @@ notification is repaired by the snapshot a client gets on (re)connect, while an 
 could kill a running generation.
 """
 
+import asyncio
 import base64
+import concurrent.futures
 import logging
+import os
+import threading
 import time
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import ThreadSensitiveContext
 from channels.layers import get_channel_layer
 from django.db.models import Q
 from django.urls import reverse
@@ -38,19 +42,64 @@ def send(group: str, message: dict) -> bool:
 
 
 def send_many(messages: list[tuple[str, dict]]) -> bool:
-    """Send (group, message) pairs in order through one event loop: a loop per message costs the
-    worker time it should spend denoising."""
+    """Send (group, message) pairs in order, on this process's sending loop, and wait until sent."""
 
     async def send_all(layer):
         for group, message in messages:
             await layer.group_send(group, message)
 
     try:
-        async_to_sync(send_all)(get_channel_layer())
+        _sender().run(send_all(get_channel_layer()))
         return True
     except Exception:
         logger.warning("Could not publish to %s", sorted({group for group, _ in messages}), exc_info=True)
         return False
+
+
+class _Sender:
+    """One event loop, on a daemon thread, for the channel-layer calls of this process's synchronous
+    code (the worker's publisher and runner, views' broadcasts).
+
+    `async_to_sync` started a thread and an event loop for every call, and channels_redis keeps its
+    connections per loop, so each call also connected to Redis anew: most of what a watched job's
+    progress messages cost the worker. The calls run one at a time, in order, inside one
+    `ThreadSensitiveContext`, so that the database calls channels_lite makes through
+    `sync_to_async` get a thread of their own: never the caller's, which is waiting for them."""
+
+    TIMEOUT = 10.0  # seconds a call may take before it counts as failed
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        threading.Thread(target=self.loop.run_until_complete, args=(self._serve(),),
+                         name="channel-layer-calls", daemon=True).start()
+
+    async def _serve(self):
+        async with ThreadSensitiveContext():
+            while True:
+                coroutine, done = await self.inbox.get()
+                try:
+                    done.set_result(await coroutine)
+                except Exception as exc:
+                    done.set_exception(exc)
+
+    def run(self, coroutine):
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(self.inbox.put_nowait, (coroutine, done))
+        return done.result(self.TIMEOUT)
+
+
+_sender_instance: _Sender | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender() -> _Sender:
+    global _sender_instance
+    with _sender_lock:
+        if _sender_instance is None or _sender_instance.pid != os.getpid():  # none yet, or a forked copy
+            _sender_instance = _Sender()
+        return _sender_instance
 
 
 def has_listeners(group: str) -> bool:
@@ -75,7 +124,7 @@ def listening(groups: list[str]) -> list[str]:
                               .values_list("group_name", flat=True))
                 return [group for group in groups if group in present]
             case "RedisChannelLayer":  # channels_redis: a sorted set per group
-                sizes = async_to_sync(_redis_group_sizes)(layer, groups)
+                sizes = _sender().run(_redis_group_sizes(layer, groups))
                 return [group for group, size in zip(groups, sizes, strict=True) if size]
             case "InMemoryChannelLayer":
                 return [group for group in groups if layer.groups.get(group)]  # type: ignore[union-attr]
