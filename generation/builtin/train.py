@@ -53,6 +53,7 @@ class Plan:
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
     probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
+    unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,13 +96,13 @@ def make_vae():
     return vae
 
 
-def make_unet():
+def make_unet(channels=Plan.unet_channels):
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(2)
     return UNet2DConditionModel(
         sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(32, 64, 128, 128),
+        block_out_channels=tuple(channels),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=64, attention_head_dim=4, norm_num_groups=8,
@@ -184,8 +185,8 @@ class Trainer:
         self.tokenizer = shapes_tokenizer()
         self.text_encoder = make_text_encoder(self.tokenizer)
         self.vae = make_vae().to(self.device)
-        self.unet = make_unet().to(self.device)
-        self.ema = make_unet().to(self.device).requires_grad_(False)
+        self.unet = make_unet(plan.unet_channels).to(self.device)
+        self.ema = make_unet(plan.unet_channels).to(self.device).requires_grad_(False)
         self.ema.load_state_dict(self.unet.state_dict())
         self.phase = "vae"
         self.step = 0
