@@ -135,7 +135,12 @@ def test_state_changes_go_only_to_groups_somebody_is_in(job, alice, monkeypatch)
     messages: list[tuple[str, dict]] = []
     monkeypatch.setattr(events, "send_many", messages.extend)
     snapshots = []
-    monkeypatch.setattr(events, "job_snapshot", lambda row: snapshots.append(row.id) or {"id": str(row.id)})
+
+    def job_snapshot(row):
+        snapshots.append(row.id)
+        return {"id": str(row.id)}
+
+    monkeypatch.setattr(events, "job_snapshot", job_snapshot)
     Job.objects.filter(id=job.id).update(status=Job.Status.SUCCEEDED)
 
     events.broadcast_job(job.id)
