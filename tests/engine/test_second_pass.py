@@ -118,7 +118,7 @@ def test_the_hires_fix_runs_steps_times_strength_after_the_first_pass(engine, so
     assert recorder.totals == {plan.steps}
     assert len(calls) == plan.steps
     # The second pass's previews are of the upscaled image.
-    assert recorder.calls[-1][2].shape[:2] != recorder.calls[0][2].shape[:2]
+    assert np.asarray(recorder.calls[-1][2]).shape[:2] != np.asarray(recorder.calls[0][2]).shape[:2]
 
 
 def test_the_hires_fix_keeps_the_first_pass_composition(engine, source):
