@@ -132,6 +132,9 @@ def test_the_channel_layer_says_who_listens(job):
 def test_state_changes_go_only_to_groups_somebody_is_in(job, alice, monkeypatch):
     """The job's page, its owner's connections and the team gallery each get the new state only when
     somebody is there; for nobody no snapshot is even built. The row holds the state either way."""
+    # A layer of its own: a shared one (Redis in the scale-out run) may hold other tests' members.
+    memory_layer = InMemoryChannelLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: memory_layer)
     messages: list[tuple[str, dict]] = []
     monkeypatch.setattr(events, "send_many", messages.extend)
     snapshots = []
@@ -147,12 +150,12 @@ def test_state_changes_go_only_to_groups_somebody_is_in(job, alice, monkeypatch)
     assert messages == [] and snapshots == []
 
     team = events.team_group(job.team_id)
-    async_to_sync(layer().group_add)(team, "test.gallery")
+    async_to_sync(memory_layer.group_add)(team, "test.gallery")
     events.broadcast_job(job.id)
     assert messages == [(team, {"type": "gallery.update", "job": str(job.id)})] and snapshots == []
 
     messages.clear()
-    async_to_sync(layer().group_add)(events.user_group(alice.id), "test.api")
+    async_to_sync(memory_layer.group_add)(events.user_group(alice.id), "test.api")
     events.broadcast_job(job.id)
     assert messages == [(events.user_group(alice.id), {"type": "job.update", "job": {"id": str(job.id)}}),
                         (team, {"type": "gallery.update", "job": str(job.id)})]
