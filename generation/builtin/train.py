@@ -9,7 +9,9 @@ install or at start. The recipe and its reasons are in docs/builtin-model.md; in
 2. VAE: a standard 8x `AutoencoderKL` with 4 latent channels, trained on drawn scenes (L1 + L2 + tiny KL).
 3. Latent pools: scenes drawn from the seed and encoded once, at 128 px and at 256 px.
 4. UNet: v-prediction on a zero-terminal-SNR schedule, 128 px first, then 256 px, with an EMA copy.
-5. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
+5. Decoder: the VAE's decoder fine-tuned on noisy latents, so the UNet's small errors decode to clean
+   shapes (the encoder, and so the latents the UNet learnt, stay as they were).
+6. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
 
 Deterministic from its seed, resumable: a checkpoint is written every few minutes and at each phase's
 end, and a run started again picks up from the last one. Progress bar on stderr; the loss log goes to
@@ -36,6 +38,9 @@ from generation.builtin.tokenizers import MAX_TOKENS, shapes_tokenizer
 
 log = logging.getLogger("stepwise.train")
 
+PHASES = ("vae", "unet_128", "unet_256", "decoder", "done")
+PEAK_LR = {"vae": 1e-3, "unet_128": 1e-3, "unet_256": 1e-3, "decoder": 2e-4}  # the decoder is fine-tuned
+
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Plan:
     unet_128_batch: int = 32
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
+    decoder_steps: int = 1000
+    decoder_batch: int = 8
+    decoder_noise: float = 0.6  # the largest latent noise (in latent std) the decoder learns to see through
     probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
     unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
 
@@ -231,7 +239,9 @@ class Trainer:
             log.warning("Plan changed since the checkpoint: %s -> %s", state["plan"], asdict(self.plan))
         self.phase, self.step, self.scaling_factor = state["phase"], state["step"], state["scaling_factor"]
         self.vae.load_state_dict(state["vae"])
-        if self.phase != "vae":
+        if self.phase == "decoder":  # half-way through its fine-tune: rounding now would change it
+            self.vae.eval().requires_grad_(False)
+        elif self.phase != "vae":
             self._freeze_vae()
         self.unet.load_state_dict(state["unet"])
         self.ema.load_state_dict(state["ema"])
@@ -257,8 +267,11 @@ class Trainer:
         self.unet.load_state_dict(unet.state_dict())
         self.ema.load_state_dict(unet.state_dict())
         self.phase, self.step = state["phase"], state["step"]
-        if self.phase == "done":  # a longer plan continues its last phase
-            self.phase, self.step = "unet_256", state["unet_256_steps_done"]
+        if self.phase == "done":  # a longer plan continues the first phase it lengthened
+            if state["unet_256_steps_done"] < self.plan.unet_256_steps:
+                self.phase, self.step = "unet_256", state["unet_256_steps_done"]
+            else:
+                self.phase, self.step = "decoder", state.get("decoder_steps_done", 0)
         self.scaling_factor = vae.config.scaling_factor
         self._freeze_vae()
         self._optimizer_for_phase()
@@ -273,8 +286,18 @@ class Trainer:
         return self.optimizer
 
     def _optimizer_for_phase(self):
-        params = self.vae.parameters() if self.phase == "vae" else self.unet.parameters()
-        self.optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01 if self.phase != "vae" else 0.0)
+        if self.phase == "done":
+            self.optimizer = None
+            return
+        if self.phase == "vae":
+            params, decay = list(self.vae.parameters()), 0.0
+        elif self.phase == "decoder":
+            params, decay = list(self.vae.decoder.parameters()) + list(self.vae.post_quant_conv.parameters()), 0.0
+            for p in params:
+                p.requires_grad_(True)
+        else:
+            params, decay = list(self.unet.parameters()), 0.01
+        self.optimizer = torch.optim.AdamW(params, lr=PEAK_LR[self.phase], weight_decay=decay)
 
     def record(self, **fields):
         fields = {"time": round(time.time(), 1), "phase": self.phase, "step": self.step, **fields}
@@ -288,7 +311,7 @@ class Trainer:
         self.steps_left = max_steps
         if self.optimizer is None:
             self._optimizer_for_phase()
-        for phase in ("vae", "unet_128", "unet_256"):
+        for phase in PHASES[:-1]:
             if self.phase != phase:
                 continue
             if not self._train_phase(deadline):
@@ -298,11 +321,11 @@ class Trainer:
         return True
 
     def _next_phase(self):
-        order = ["vae", "unet_128", "unet_256", "done"]
-        if self.phase == "vae":
+        if self.phase in ("vae", "decoder"):
             self._freeze_vae()
+        if self.phase == "vae":
             self.scaling_factor = self._measure_scaling_factor()
-        self.phase = order[order.index(self.phase) + 1]
+        self.phase = PHASES[PHASES.index(self.phase) + 1]
         self.step = self.warmup_from = 0
         self._optimizer_for_phase()
         self.save()
@@ -321,9 +344,9 @@ class Trainer:
 
     def _train_phase(self, deadline) -> bool:
         total = {"vae": self.plan.vae_steps, "unet_128": self.plan.unet_128_steps,
-                 "unet_256": self.plan.unet_256_steps}[self.phase]
-        step_fn = self._vae_step if self.phase == "vae" else self._unet_step
-        if self.phase != "vae":
+                 "unet_256": self.plan.unet_256_steps, "decoder": self.plan.decoder_steps}[self.phase]
+        step_fn = {"vae": self._vae_step, "decoder": self._decoder_step}.get(self.phase, self._unet_step)
+        if self.phase in ("unet_128", "unet_256"):
             size = 128 if self.phase == "unet_128" else 256
             count = self.plan.pool_128 if size == 128 else self.plan.pool_256
             self.pool = build_pool(self.workdir / f"pool_{size}.pt", vae=self.vae, tokenizer=self.tokenizer,
@@ -358,7 +381,7 @@ class Trainer:
                 bar.close()
                 return False
         bar.close()
-        if self.phase == "vae":
+        if self.phase in ("vae", "decoder"):
             self.record(psnr=self.vae_psnr())
         return True
 
@@ -372,7 +395,7 @@ class Trainer:
             progress = (self.step - warmup) / max(1, total - warmup)
             factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
         for group in self.active_optimizer.param_groups:
-            group["lr"] = 1e-3 * factor
+            group["lr"] = PEAK_LR[self.phase] * factor
 
     def _vae_step(self) -> float:
         # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
@@ -386,6 +409,31 @@ class Trainer:
         self.active_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
+        self.active_optimizer.step()
+        return loss.item()
+
+    def _decoder_step(self) -> float:
+        # The UNet's latents are never exactly an encoded drawing: an edge wobbles by a latent pixel or
+        # two, a corner rounds. Decoding encoded crops with noise added teaches the decoder to draw clean
+        # flat shapes from such latents. Half of the noise is at the scale of two latent pixels, like
+        # those errors; a quarter of each batch stays clean, so exact latents still decode exactly.
+        batch = self.plan.decoder_batch
+        pixels, _ = draw_batch(self.rng, batch, 256)
+        y, x = self.rng.randrange(0, 129, 8), self.rng.randrange(0, 129, 8)
+        pixels = pixels[:, :, y:y + 128, x:x + 128].to(self.device)
+        with torch.no_grad():
+            latents = self.vae.encode(pixels).latent_dist.mean * self.scaling_factor
+            fine = torch.randn(latents.shape)
+            coarse = F.interpolate(torch.randn(batch, 4, 8, 8), scale_factor=2, mode="bilinear")
+            noise = (fine + 1.5 * coarse) / math.sqrt(1 + 1.5 ** 2)
+            sigma = torch.rand(batch, 1, 1, 1) * self.plan.decoder_noise
+            sigma[: batch // 4] = 0.0
+            latents = latents + (sigma * noise).to(self.device)
+        decoded = self.vae.decode(latents / self.scaling_factor).sample
+        loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels)
+        self.active_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.active_optimizer.param_groups[0]["params"], 1.0)
         self.active_optimizer.step()
         return loss.item()
 
@@ -473,7 +521,9 @@ class Trainer:
         (staging / "latent_preview.json").write_text(json.dumps(self.fit_preview(), indent=2) + "\n")
         (staging / "training.json").write_text(json.dumps(
             {"plan": asdict(self.plan), "phase": self.phase, "step": self.step,
-             "unet_256_steps_done": {"done": self.plan.unet_256_steps, "unet_256": self.step}.get(self.phase, 0)},
+             "unet_256_steps_done": {"done": self.plan.unet_256_steps, "decoder": self.plan.unet_256_steps,
+                                     "unet_256": self.step}.get(self.phase, 0),
+             "decoder_steps_done": {"done": self.plan.decoder_steps, "decoder": self.step}.get(self.phase, 0)},
             indent=2) + "\n")
         if path.exists():
             import shutil

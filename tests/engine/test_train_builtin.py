@@ -10,7 +10,7 @@ from generation.builtin.quality import builtin_source
 from generation.engine import Engine, GenerationInput
 
 TINY = train.Plan(vae_steps=6, vae_batch=2, vae_crops=(64, 64), pool_128=8, pool_256=8, unet_128_steps=4,
-                  unet_128_batch=4, unet_256_steps=4, unet_256_batch=2,
+                  unet_128_batch=4, unet_256_steps=4, unet_256_batch=2, decoder_steps=3, decoder_batch=2,
                   probe_images=4)
 
 
@@ -24,9 +24,12 @@ def test_a_run_stopped_and_resumed_ends_where_an_uninterrupted_one_does(tmp_path
     assert train.train(workdir=straight, out=tmp_path / "model-a", plan=TINY, threads=1)
 
     interrupted = tmp_path / "interrupted"
-    # Stop in the middle of the 128-px phase, then run again: it picks up from the checkpoint.
+    # Stop in the middle of the 128-px phase, then in the decoder's, then run again: each run picks up
+    # from the checkpoint.
     assert not train.train(workdir=interrupted, out=tmp_path / "model-b", plan=TINY, threads=1, max_steps=8)
     assert weights(interrupted)[0] == "unet_128"
+    assert not train.train(workdir=interrupted, out=tmp_path / "model-b", plan=TINY, threads=1, max_steps=7)
+    assert weights(interrupted)[0] == "decoder"
     assert train.train(workdir=interrupted, out=tmp_path / "model-b", plan=TINY, threads=1)
 
     phase_a, a = weights(straight)
@@ -59,3 +62,32 @@ def test_without_its_checkpoint_a_run_resumes_from_the_model_it_shipped(tmp_path
     assert (trainer.phase, trainer.step, trainer.warmup_from) == ("unet_128", 2, 2)
     assert train.train(workdir=tmp_path / "second", out=model, plan=TINY, threads=1)
     assert json.loads((model / "training.json").read_text())["phase"] == "done"
+
+
+def test_the_decoder_phase_changes_the_decoder_and_nothing_else(tmp_path):
+    # 6 VAE steps, 4 + 4 UNet steps: stop just before the decoder's fine-tune.
+    assert not train.train(workdir=tmp_path, out=tmp_path / "model", plan=TINY, threads=1, max_steps=14)
+    before = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert (before["phase"], before["step"]) == ("unet_256", 4)
+    assert train.train(workdir=tmp_path, out=tmp_path / "model", plan=TINY, threads=1)
+    after = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+
+    changed = {name for name, tensor in after["vae"].items() if not torch.equal(tensor, before["vae"][name])}
+    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
+    # The encoder, and so every latent the UNet learnt from, is as it was; so are the UNet's weights.
+    assert all(torch.equal(after["ema"][name], tensor) for name, tensor in before["ema"].items())
+    assert after["scaling_factor"] == before["scaling_factor"]
+
+
+def test_a_model_shipped_before_the_decoder_phase_resumes_into_it(tmp_path):
+    model = tmp_path / "model"
+    assert train.train(workdir=tmp_path / "first", out=model, plan=TINY, threads=1)
+    progress = json.loads((model / "training.json").read_text())
+    assert (progress["unet_256_steps_done"], progress["decoder_steps_done"]) == (4, 3)
+    del progress["decoder_steps_done"]  # as the model shipped before the phase existed
+    (model / "training.json").write_text(json.dumps(progress))
+
+    (tmp_path / "second").mkdir()
+    trainer = train.Trainer(tmp_path / "second", TINY)
+    assert trainer.load(model=model)
+    assert (trainer.phase, trainer.step) == ("decoder", 0)
