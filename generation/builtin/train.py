@@ -416,7 +416,7 @@ class Trainer:
         # The UNet's latents are never exactly an encoded drawing: an edge wobbles by a latent pixel or
         # two, a corner rounds. Decoding encoded crops with noise added teaches the decoder to draw clean
         # flat shapes from such latents. Half of the noise is at the scale of two latent pixels, like
-        # those errors; a quarter of each batch stays clean, so exact latents still decode exactly.
+        # those errors; a quarter of each batch stays clean, so encoded drawings still decode as sharply.
         batch = self.plan.decoder_batch
         pixels, _ = draw_batch(self.rng, batch, 256)
         y, x = self.rng.randrange(0, 129, 8), self.rng.randrange(0, 129, 8)
