@@ -397,20 +397,26 @@ class Trainer:
         for group in self.active_optimizer.param_groups:
             group["lr"] = PEAK_LR[self.phase] * factor
 
-    def _vae_step(self) -> float:
+    def _drawn_crops(self, batch: int, crop: int) -> torch.Tensor:
         # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
-        pixels, _ = draw_batch(self.rng, self.plan.vae_batch, 256)
-        crop = self.plan.vae_crops[0] if self.step < self.plan.vae_steps * 0.75 else self.plan.vae_crops[1]
+        pixels, _ = draw_batch(self.rng, batch, 256)
         y, x = self.rng.randrange(0, 256 - crop + 1, 8), self.rng.randrange(0, 256 - crop + 1, 8)
-        pixels = pixels[:, :, y:y + crop, x:x + crop].to(self.device)
-        posterior = self.vae.encode(pixels).latent_dist
-        decoded = self.vae.decode(posterior.sample()).sample
-        loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean()
+        return pixels[:, :, y:y + crop, x:x + crop].to(self.device)
+
+    def _optimise(self, loss: torch.Tensor) -> float:
+        """One optimiser step of the phase's parameters, their gradient norm clipped to 1."""
         self.active_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.active_optimizer.param_groups[0]["params"], 1.0)
         self.active_optimizer.step()
         return loss.item()
+
+    def _vae_step(self) -> float:
+        crop = self.plan.vae_crops[0] if self.step < self.plan.vae_steps * 0.75 else self.plan.vae_crops[1]
+        pixels = self._drawn_crops(self.plan.vae_batch, crop)
+        posterior = self.vae.encode(pixels).latent_dist
+        decoded = self.vae.decode(posterior.sample()).sample
+        return self._optimise(F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean())
 
     def _decoder_step(self) -> float:
         # The UNet's latents are never exactly an encoded drawing: an edge wobbles by a latent pixel or
@@ -418,9 +424,7 @@ class Trainer:
         # flat shapes from such latents. Half of the noise is at the scale of two latent pixels, like
         # those errors; a quarter of each batch stays clean, so encoded drawings still decode as sharply.
         batch = self.plan.decoder_batch
-        pixels, _ = draw_batch(self.rng, batch, 256)
-        y, x = self.rng.randrange(0, 129, 8), self.rng.randrange(0, 129, 8)
-        pixels = pixels[:, :, y:y + 128, x:x + 128].to(self.device)
+        pixels = self._drawn_crops(batch, 128)
         with torch.no_grad():
             latents = self.vae.encode(pixels).latent_dist.mean * self.scaling_factor
             fine = torch.randn(latents.shape)
@@ -430,12 +434,7 @@ class Trainer:
             sigma[: batch // 4] = 0.0
             latents = latents + (sigma * noise).to(self.device)
         decoded = self.vae.decode(latents / self.scaling_factor).sample
-        loss = F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels)
-        self.active_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.active_optimizer.param_groups[0]["params"], 1.0)
-        self.active_optimizer.step()
-        return loss.item()
+        return self._optimise(F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels))
 
     @torch.no_grad()
     def vae_psnr(self) -> float:
@@ -471,16 +470,12 @@ class Trainer:
 
         noisy, timesteps, text, target, weight = (t.to(self.device) for t in (noisy, timesteps, text, target, weight))
         prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
-        loss = (weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
-        self.active_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.unet.parameters(), 1.0)
-        self.active_optimizer.step()
+        loss = self._optimise((weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean())
         decay = min(0.999, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
             for e, p in zip(self.ema.parameters(), self.unet.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
-        return loss.item()
+        return loss
 
     # -- export -------------------------------------------------------------------------------
 

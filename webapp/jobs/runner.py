@@ -317,13 +317,13 @@ def _store_image(job: Job, image, *, index: int, seed: int, variation_seed: int 
     row.file.save(f"{row.id}.png", ContentFile(png), save=False)
     row.thumbnail.save(f"{row.id}.webp", ContentFile(thumbnail_bytes(image)), save=False)
     # Encoded before the transaction, so the database's write lock is not held for it.
-    steps = [StepPreview(job_id=job.id, image_index=index, step=step, webp=encode_replay_preview(preview))
+    replay_rows = [StepPreview(job_id=job.id, image_index=index, step=step, webp=encode_replay_preview(preview))
              for step, preview in sorted(replay.items())]
     with transaction.atomic():
         row.save()
         # A retried image replaces the replay of its interrupted attempt.
         StepPreview.objects.filter(job_id=job.id, image_index=index).delete()
-        StepPreview.objects.bulk_create(steps)
+        StepPreview.objects.bulk_create(replay_rows)
         # The next image starts again from step 0; the last one leaves the job at its last step.
         last = index + 1 == job.number_results
         Job.objects.filter(id=job.id).update(images_done=index + 1, step=job.total_steps if last else 0)
