@@ -9,8 +9,9 @@ install or at start. The recipe and its reasons are in docs/builtin-model.md; in
 2. VAE: a standard 8x `AutoencoderKL` with 4 latent channels, trained on drawn scenes (L1 + L2 + tiny KL).
 3. Latent pools: scenes drawn from the seed and encoded once, at 128 px and at 256 px.
 4. UNet: v-prediction on a zero-terminal-SNR schedule, 128 px first, then 256 px, with an EMA copy.
-5. Decoder: the VAE's decoder fine-tuned on noisy latents, so the UNet's small errors decode to clean
-   shapes (the encoder, and so the latents the UNet learnt, stay as they were).
+5. Decoder: the VAE's decoder, given attention in its middle block, fine-tuned on warped and noisy
+   latents, so the UNet's small errors decode to clean shapes (the encoder, and so the latents the UNet
+   learnt, stay as they were).
 6. Export: a diffusers folder (fp16 safetensors) plus the preview projection fitted to this VAE.
 
 Deterministic from its seed, resumable: a checkpoint is written every few minutes and at each phase's
@@ -58,8 +59,9 @@ class Plan:
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
     decoder_steps: int = 1000
-    decoder_batch: int = 8
+    decoder_batch: int = 4  # whole 256-px scenes: the decoder's attention sees each shape entire
     decoder_noise: float = 0.6  # the largest latent noise (in latent std) the decoder learns to see through
+    decoder_warp: float = 2.0  # the largest smooth displacement of a latent (in latent pixels) it mends
     probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
     unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
 
@@ -88,7 +90,7 @@ def make_text_encoder(tokenizer):
     return _as_shipped(model).requires_grad_(False).eval()
 
 
-def make_vae():
+def make_vae(mid_attention: bool = False):
     from diffusers import AutoencoderKL
 
     torch.manual_seed(1)
@@ -97,11 +99,33 @@ def make_vae():
         down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
         block_out_channels=[32, 64, 64, 64], layers_per_block=1,
         norm_num_groups=1,  # flat-colour crops make per-group statistics degenerate
-        mid_block_add_attention=False,
+        mid_block_add_attention=mid_attention,
     )
     with torch.no_grad():
         vae.encoder.conv_out.bias[4:].fill_(-8.0)  # start with a near-deterministic latent
     return vae
+
+
+def with_mid_attention(vae):
+    """The same VAE with self-attention in the middle blocks (as SD 1.5's VAE has), added as identities.
+
+    The decoder phase trains the decoder's: attention over the whole latent lets it draw a shape's
+    outline straight where the UNet's latent wobbles. diffusers sets the option for encoder and decoder
+    together; the encoder's stays an exact identity (its output projection is zero and never trained),
+    so every latent is as it was.
+    """
+    if vae.config.mid_block_add_attention:
+        return vae
+    with torch.random.fork_rng():  # make_vae seeds torch; the run's random stream goes on untouched
+        upgraded = make_vae(mid_attention=True)
+    missing = upgraded.load_state_dict(vae.state_dict(), strict=False).missing_keys
+    assert all(".mid_block.attentions." in name for name in missing), missing
+    with torch.no_grad():
+        for block in (upgraded.encoder.mid_block, upgraded.decoder.mid_block):
+            block.attentions[0].to_out[0].weight.zero_()
+            block.attentions[0].to_out[0].bias.zero_()
+    upgraded.register_to_config(scaling_factor=vae.config.scaling_factor)
+    return _as_shipped(upgraded).to(vae.device).eval().requires_grad_(False)
 
 
 def make_unet(channels=Plan.unet_channels):
@@ -238,6 +262,8 @@ class Trainer:
             # Lengthening a phase is how a run gets more steps; the seeds stay the same.
             log.warning("Plan changed since the checkpoint: %s -> %s", state["plan"], asdict(self.plan))
         self.phase, self.step, self.scaling_factor = state["phase"], state["step"], state["scaling_factor"]
+        if any(".mid_block.attentions." in name for name in state["vae"]):
+            self.vae = with_mid_attention(self.vae)
         self.vae.load_state_dict(state["vae"])
         if self.phase == "decoder":  # half-way through its fine-tune: rounding now would change it
             self.vae.eval().requires_grad_(False)
@@ -263,6 +289,8 @@ class Trainer:
             return False  # its UNet is untrained and its VAE half-trained: start afresh
         vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=torch.float32)
         unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=torch.float32)
+        if vae.config.mid_block_add_attention:
+            self.vae = with_mid_attention(self.vae)
         self.vae.load_state_dict(vae.state_dict())
         self.unet.load_state_dict(unet.state_dict())
         self.ema.load_state_dict(unet.state_dict())
@@ -292,6 +320,7 @@ class Trainer:
         if self.phase == "vae":
             params, decay = list(self.vae.parameters()), 0.0
         elif self.phase == "decoder":
+            self.vae = with_mid_attention(self.vae)
             params, decay = list(self.vae.decoder.parameters()) + list(self.vae.post_quant_conv.parameters()), 0.0
             for p in params:
                 p.requires_grad_(True)
@@ -397,12 +426,6 @@ class Trainer:
         for group in self.active_optimizer.param_groups:
             group["lr"] = PEAK_LR[self.phase] * factor
 
-    def _drawn_crops(self, batch: int, crop: int) -> torch.Tensor:
-        # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
-        pixels, _ = draw_batch(self.rng, batch, 256)
-        y, x = self.rng.randrange(0, 256 - crop + 1, 8), self.rng.randrange(0, 256 - crop + 1, 8)
-        return pixels[:, :, y:y + crop, x:x + crop].to(self.device)
-
     def _optimise(self, loss: torch.Tensor) -> float:
         """One optimiser step of the phase's parameters, their gradient norm clipped to 1."""
         self.active_optimizer.zero_grad(set_to_none=True)
@@ -413,26 +436,38 @@ class Trainer:
 
     def _vae_step(self) -> float:
         crop = self.plan.vae_crops[0] if self.step < self.plan.vae_steps * 0.75 else self.plan.vae_crops[1]
-        pixels = self._drawn_crops(self.plan.vae_batch, crop)
+        # Crops of full-size scenes: the shapes keep the scale they have in real 256-px images.
+        pixels, _ = draw_batch(self.rng, self.plan.vae_batch, 256)
+        y, x = self.rng.randrange(0, 256 - crop + 1, 8), self.rng.randrange(0, 256 - crop + 1, 8)
+        pixels = pixels[:, :, y:y + crop, x:x + crop].to(self.device)
         posterior = self.vae.encode(pixels).latent_dist
         decoded = self.vae.decode(posterior.sample()).sample
         return self._optimise(F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels) + 1e-6 * posterior.kl().mean())
 
     def _decoder_step(self) -> float:
-        # The UNet's latents are never exactly an encoded drawing: an edge wobbles by a latent pixel or
-        # two, a corner rounds. Decoding encoded crops with noise added teaches the decoder to draw clean
-        # flat shapes from such latents. Half of the noise is at the scale of two latent pixels, like
-        # those errors; a quarter of each batch stays clean, so encoded drawings still decode as sharply.
+        # The UNet's latents are never exactly an encoded drawing: a whole outline wobbles by a latent
+        # pixel or two, a corner rounds. Decoding encoded scenes, smoothly warped and with noise added,
+        # teaches the decoder to draw clean flat shapes from such latents. Half of the noise is at the
+        # scale of two latent pixels, like those errors; a quarter of each batch stays clean, so encoded
+        # drawings still decode as sharply.
         batch = self.plan.decoder_batch
-        pixels = self._drawn_crops(batch, 128)
+        pixels, _ = draw_batch(self.rng, batch, 256)
+        pixels = pixels.to(self.device)
         with torch.no_grad():
             latents = self.vae.encode(pixels).latent_dist.mean * self.scaling_factor
+            size = latents.shape[-1]
+            # A smooth displacement field: 4x4 random shifts, interpolated, in grid_sample's units.
+            field = F.interpolate(torch.randn(batch, 2, 4, 4), size=(size, size), mode="bicubic")
+            shift = torch.rand(batch, 1, 1, 1) * self.plan.decoder_warp * 2 / size
+            grid = F.affine_grid(torch.eye(2, 3).expand(batch, 2, 3), list(latents.shape), align_corners=False)
+            grid = (grid + (shift * field).permute(0, 2, 3, 1)).to(self.device)
+            warped = F.grid_sample(latents, grid, padding_mode="border", align_corners=False)
             fine = torch.randn(latents.shape)
-            coarse = F.interpolate(torch.randn(batch, 4, 8, 8), scale_factor=2, mode="bilinear")
+            coarse = F.interpolate(torch.randn(batch, 4, size // 2, size // 2), scale_factor=2, mode="bilinear")
             noise = (fine + 1.5 * coarse) / math.sqrt(1 + 1.5 ** 2)
             sigma = torch.rand(batch, 1, 1, 1) * self.plan.decoder_noise
-            sigma[: batch // 4] = 0.0
-            latents = latents + (sigma * noise).to(self.device)
+            clean = batch // 4
+            latents = torch.cat([latents[:clean], warped[clean:] + (sigma[clean:] * noise[clean:]).to(self.device)])
         decoded = self.vae.decode(latents / self.scaling_factor).sample
         return self._optimise(F.l1_loss(decoded, pixels) + F.mse_loss(decoded, pixels))
 

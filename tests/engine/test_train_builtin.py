@@ -2,6 +2,7 @@
 engine loads. A tiny plan (a few steps of each phase) keeps this to seconds."""
 
 import json
+import random
 
 import torch
 
@@ -72,9 +73,21 @@ def test_the_decoder_phase_changes_the_decoder_and_nothing_else(tmp_path):
     assert train.train(workdir=tmp_path, out=tmp_path / "model", plan=TINY, threads=1)
     after = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
 
-    changed = {name for name, tensor in after["vae"].items() if not torch.equal(tensor, before["vae"][name])}
-    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
-    # The encoder, and so every latent the UNet learnt from, is as it was; so are the UNet's weights.
+    changed = {name for name, tensor in after["vae"].items()
+               if name not in before["vae"] or not torch.equal(tensor, before["vae"][name])}
+    assert any(".mid_block.attentions." in name for name in changed)  # the decoder's new attention
+    assert all(name.startswith(("decoder.", "post_quant_conv.", "encoder.mid_block.attentions.")) for name in changed)
+    # The encoder, and so every latent the UNet learnt from, is as it was (its new attention is an exact
+    # identity); so are the UNet's weights.
+    old, new = train.make_vae(), train.with_mid_attention(train.make_vae())
+    old.load_state_dict(before["vae"])
+    new.load_state_dict(after["vae"])
+    old.requires_grad_(False).eval()  # as `new` is: otherwise CPU kernels can differ in the last bit
+    pixels, _ = train.draw_batch(random.Random(5), 2, 64)
+    with torch.no_grad():
+        assert torch.equal(old.encode(pixels).latent_dist.mean, new.encode(pixels).latent_dist.mean)
+        assert not torch.equal(old.decode(old.encode(pixels).latent_dist.mean).sample,
+                               new.decode(new.encode(pixels).latent_dist.mean).sample)
     assert all(torch.equal(after["ema"][name], tensor) for name, tensor in before["ema"].items())
     assert after["scaling_factor"] == before["scaling_factor"]
 
@@ -91,3 +104,4 @@ def test_a_model_shipped_before_the_decoder_phase_resumes_into_it(tmp_path):
     trainer = train.Trainer(tmp_path / "second", TINY)
     assert trainer.load(model=model)
     assert (trainer.phase, trainer.step) == ("decoder", 0)
+    assert trainer.vae.config.mid_block_add_attention  # the phase's decoder has its attention
