@@ -61,7 +61,7 @@ class Plan:
     decoder_steps: int = 1000
     decoder_batch: int = 4  # whole 256-px scenes: the decoder's attention sees each shape entire
     decoder_noise: float = 0.6  # the largest latent noise (in latent std) the decoder learns to see through
-    decoder_warp: float = 2.0  # the largest smooth displacement of a latent (in latent pixels) it mends
+    decoder_warp: float = 2.0  # the scale, in latent pixels, of the smooth random displacement it mends
     probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
     unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
 
