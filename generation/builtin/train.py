@@ -26,7 +26,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,30 @@ class Plan:
     decoder_warp: float = 2.0  # the scale, in latent pixels, of the smooth random displacement it mends
     probe_images: int = 64  # drawn scenes that measure the latent scale and fit the preview projection
     unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
+
+
+def plan_with(overrides: list[str], plan: Plan | None = None) -> Plan:
+    """`["unet_256_steps=20000", "unet_256_batch=64"]` -> a Plan with those fields changed.
+
+    How a GPU run gets a longer phase or a larger batch without editing the code. An unknown field
+    or a value of the wrong type is refused by name.
+    """
+    plan = plan or Plan()
+    types = {field.name: type(getattr(plan, field.name)) for field in fields(plan)}
+    changes = {}
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        name = name.strip()
+        if not sep or name not in types:
+            raise ValueError(f"--plan {override!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
+        try:
+            if types[name] is tuple:
+                changes[name] = tuple(int(part) for part in value.split(","))
+            else:
+                changes[name] = types[name](value)
+        except ValueError:
+            raise ValueError(f"--plan {name}: {value!r} is not a valid {types[name].__name__}") from None
+    return replace(plan, **changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,9 +206,12 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str]) -> torch.Tensor:
 
 
 def build_pool(path: Path, *, vae, tokenizer, size: int, count: int, seed: int, device="cpu") -> dict:
-    """Draw `count` scenes from `seed` and encode them once; saved atomically, reused when present."""
+    """Draw `count` scenes from `seed` and encode them once; saved atomically, reused while the plan
+    asks for as many (a plan with more scenes redraws it: the same seed gives the same first ones)."""
     if path.exists():
-        return torch.load(path)
+        pool = torch.load(path)
+        if len(pool["captions"]) == count:
+            return pool
     rng = random.Random(seed)
     latents, captions = [], []
     batch = 32
@@ -588,9 +615,15 @@ def main(argv=None):
     parser.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    parser.add_argument("--plan", action="append", default=[], metavar="NAME=VALUE",
+                        help="change one field of the Plan, e.g. unet_256_steps=20000 (repeatable)")
     args = parser.parse_args(argv)
+    try:
+        plan = plan_with(args.plan)
+    except ValueError as error:
+        parser.error(str(error))
     return train(workdir=args.workdir, out=args.out, minutes=args.minutes, export_only=args.export_only,
-                 threads=args.threads, device=args.device)
+                 threads=args.threads, device=args.device, plan=plan)
 
 
 def train(*, workdir: Path, out: Path, minutes: float | None = None, max_steps: int | None = None,

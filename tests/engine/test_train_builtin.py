@@ -4,6 +4,7 @@ engine loads. A tiny plan (a few steps of each phase) keeps this to seconds."""
 import json
 import random
 
+import pytest
 import torch
 
 from generation.builtin import train
@@ -105,3 +106,32 @@ def test_a_model_shipped_before_the_decoder_phase_resumes_into_it(tmp_path):
     assert trainer.load(model=model)
     assert (trainer.phase, trainer.step) == ("decoder", 0)
     assert trainer.vae.config.mid_block_add_attention  # the phase's decoder has its attention
+
+
+def test_a_plan_is_changed_field_by_field_and_a_bad_field_is_refused_by_name():
+    plan = train.plan_with(["unet_256_steps=20000", "decoder_warp=1.5", "unet_channels=64,64,128,128"])
+    assert (plan.unet_256_steps, plan.decoder_warp, plan.unet_channels) == (20000, 1.5, (64, 64, 128, 128))
+    assert plan.unet_256_batch == train.Plan().unet_256_batch  # the rest as it was
+    with pytest.raises(ValueError, match="unet_256_step"):
+        train.plan_with(["unet_256_step=20000"])
+    with pytest.raises(ValueError, match="unet_256_steps: 'many' is not a valid int"):
+        train.plan_with(["unet_256_steps=many"])
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        train.plan_with(["unet_256_steps"])
+
+
+def test_the_command_refuses_a_bad_plan_field_by_name():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="unet_256_step"):
+        call_command("train_builtin", "--plan", "unet_256_step=1")
+
+
+def test_a_plan_with_more_scenes_redraws_the_pool_and_keeps_its_first_scenes(tmp_path):
+    vae, tokenizer = train.make_vae(), train.shapes_tokenizer()
+    small = train.build_pool(tmp_path / "pool.pt", vae=vae, tokenizer=tokenizer, size=64, count=4, seed=3)
+    again = train.build_pool(tmp_path / "pool.pt", vae=vae, tokenizer=tokenizer, size=64, count=4, seed=3)
+    larger = train.build_pool(tmp_path / "pool.pt", vae=vae, tokenizer=tokenizer, size=64, count=40, seed=3)
+    assert again["captions"] == small["captions"]
+    assert len(larger["captions"]) == 40 and larger["captions"][:4] == small["captions"]
+    assert torch.equal(larger["latents"][:4], small["latents"])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -19,13 +19,19 @@ class Command(BaseCommand):
         parser.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint")
         parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
         parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+        parser.add_argument("--plan", action="append", default=[], metavar="NAME=VALUE",
+                            help="change one field of the training plan, e.g. unet_256_steps=20000 (repeatable)")
 
-    def handle(self, *, workdir, out, minutes, export_only, threads, device, **options):
+    def handle(self, *, workdir, out, minutes, export_only, threads, device, plan, **options):
         from generation.builtin import train  # torch: only this command and the workers load it
 
+        try:
+            plan = train.plan_with(plan)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         finished = train.train(
             workdir=workdir or settings.DATA_DIR / "train-builtin",
             out=out or train.SHIPPED_MODEL_DIR, minutes=minutes, export_only=export_only, threads=threads,
-            device=device,
+            device=device, plan=plan,
         )
         self.stdout.write("Training finished." if finished else "Stopped; run the command again to resume.")
