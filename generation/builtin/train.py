@@ -27,6 +27,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def plan_with(overrides: list[str], plan: Plan | None = None) -> Plan:
     """
     plan = plan or Plan()
     types = {field.name: type(getattr(plan, field.name)) for field in fields(plan)}
-    changes = {}
+    changes: dict[str, Any] = {}
     for override in overrides:
         name, sep, value = override.partition("=")
         name = name.strip()
