@@ -27,8 +27,8 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
