@@ -67,13 +67,13 @@ class Plan:
     unet_channels: tuple = (32, 64, 128, 128)  # per level, 32x32 (at 256 px) first
 
 
-def plan_with(overrides: list[str], plan: Plan | None = None) -> Plan:
+def plan_with(overrides: list[str]) -> Plan:
     """`["unet_256_steps=20000", "unet_256_batch=64"]` -> a Plan with those fields changed.
 
     How a GPU run gets a longer phase or a larger batch without editing the code. An unknown field
     or a value of the wrong type is refused by name.
     """
-    plan = plan or Plan()
+    plan = Plan()
     types = {field.name: type(getattr(plan, field.name)) for field in fields(plan)}
     changes: dict[str, Any] = {}
     for override in overrides:
