@@ -59,6 +59,7 @@ class Plan:
     unet_128_batch: int = 32
     unet_256_steps: int = 6500
     unet_256_batch: int = 16
+    timestep_power: float = 0.75  # UNet timesteps drawn as 1000 u^power: below 1, more of the noisy ones
     decoder_steps: int = 1000
     decoder_batch: int = 4  # whole 256-px scenes: the decoder's attention sees each shape entire
     decoder_noise: float = 0.6  # the largest latent noise (in latent std) the decoder learns to see through
@@ -523,7 +524,7 @@ class Trainer:
         text = torch.where(drop[:, None, None], self.embeddings[-1:].expand_as(text), text)
 
         # More of the noisy timesteps: that is where the composition (and the shape) is decided.
-        timesteps = (1000 * torch.rand(batch) ** 0.75).long().clamp(max=999)
+        timesteps = (1000 * torch.rand(batch) ** self.plan.timestep_power).long().clamp(max=999)
         noise = torch.randn_like(latents)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
