@@ -445,13 +445,14 @@ class Trainer:
 
     def _set_lr(self, total: int):
         warmup = 200
-        if self.step < self.warmup_from + warmup:
-            factor = (self.step - self.warmup_from + 1) / warmup
-        elif self.phase == "unet_128":
+        if self.phase == "unet_128":
             factor = 1.0  # constant: the 256-px phase does the annealing
         else:
-            progress = (self.step - warmup) / max(1, total - warmup)
+            progress = max(0.0, (self.step - warmup) / max(1, total - warmup))
             factor = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+        # A run warms up from its start, and a resumed one to where the schedule is, not to the peak:
+        # a lengthened phase goes on at the rate its cosine has reached.
+        factor *= min(1.0, (self.step - self.warmup_from + 1) / warmup)
         for group in self.active_optimizer.param_groups:
             group["lr"] = PEAK_LR[self.phase] * factor
 
@@ -536,9 +537,8 @@ class Trainer:
         prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
         loss = self._optimise((weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean())
         decay = min(0.999, (1 + self.step) / (10 + self.step))
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.unet.parameters(), strict=True):
-                e.lerp_(p, 1 - decay)
+        with torch.no_grad():  # one fused call: on a GPU, a loop of small lerps costs more than the step
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.unet.parameters()), 1 - decay)
         return loss
 
     # -- export -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The built-in model's training run: deterministic from its seed, resumable, and it writes a model the
 engine loads. A tiny plan (a few steps of each phase) keeps this to seconds."""
 
+import dataclasses
 import json
 import random
 
@@ -135,3 +136,19 @@ def test_a_plan_with_more_scenes_redraws_the_pool_and_keeps_its_first_scenes(tmp
     assert again["captions"] == small["captions"]
     assert len(larger["captions"]) == 40 and larger["captions"][:4] == small["captions"]
     assert torch.equal(larger["latents"][:4], small["latents"])
+
+
+def test_a_lengthened_phase_warms_up_to_where_its_schedule_is_not_to_the_peak(tmp_path):
+    trainer = train.Trainer(tmp_path, dataclasses.replace(TINY, unet_256_steps=4000))
+    trainer.phase, trainer.step, trainer.warmup_from = "unet_256", 3000, 3000
+    trainer._optimizer_for_phase()
+    rates = []
+    for step in range(3000, 3400):
+        trainer.step = step
+        trainer._set_lr(4000)
+        rates.append(trainer.active_optimizer.param_groups[0]["lr"])
+    peak = train.PEAK_LR["unet_256"]
+    assert rates[0] < rates[100] < rates[199]  # the warm-up ramps up ...
+    assert max(rates) < 0.3 * peak  # ... to the cosine's value three quarters of the way, about 0.2 of the peak
+    assert rates[200] == pytest.approx(rates[199], rel=0.01)  # and the schedule goes on from there
+    assert rates[399] < rates[200]
