@@ -537,7 +537,7 @@ class Trainer:
         prediction = self.unet(noisy, timesteps, encoder_hidden_states=text).sample
         loss = self._optimise((weight * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean())
         decay = min(0.999, (1 + self.step) / (10 + self.step))
-        with torch.no_grad():  # one fused call: on a GPU, a loop of small lerps costs more than the step
+        with torch.no_grad():  # one fused call, not a small kernel launch per parameter (hundreds) on a GPU
             torch._foreach_lerp_(list(self.ema.parameters()), list(self.unet.parameters()), 1 - decay)
         return loss
 
