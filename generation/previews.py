@@ -1,7 +1,8 @@
 """Step previews: a linear latent -> RGB projection, cheap enough to run after every denoising step.
 
 A VAE decode per step would roughly halve throughput; this is one small matrix product at latent
-resolution (64x64 for a 512x512 image) on the device, then a single `.cpu()` of a uint8 HxWx3 tensor.
+resolution (64x64 for a 512x512 image) on the device, then a single `.cpu()` of a uint8 HxWx3 tensor
+(on the CPU, the same product in numpy: see `LatentPreviewer.__call__`).
 The factors are ComfyUI's (`comfy/latent_formats.py`), fitted per latent format, rows = latent channels.
 They expect latents in the diffusion model's space (VAE latents after scale/shift), which is what
 diffusers' pipelines hand to `callback_on_step_end`.
@@ -89,9 +90,21 @@ class LatentPreviewer:
         eye = torch.eye(4, dtype=torch.float32, device=device)
         self.packed_factors = torch.einsum("cr,pq->cpqr", self.factors, eye).reshape(-1, 12)
 
+        # The same projection as arrays, for latents on the CPU (see __call__).
+        self.factors_array, self.bias_array = self.factors.cpu().numpy(), self.bias.cpu().numpy()
+        self.packed_factors_array = self.packed_factors.cpu().numpy()
+
     @torch.no_grad()
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
-        """First image of the batch as a uint8 (latent height, latent width, 3) array."""
+        """First image of the batch as a uint8 (latent height, latent width, 3) array.
+
+        On a GPU it runs there and copies 3 channels back. On the CPU it runs in numpy, because it is
+        called from the publisher's thread: a torch op there starts a second OpenMP team beside the
+        denoising thread's, and its threads spin on the same cores. A watched 256-px job on 2 cores
+        took 1.85 times the bare call with it, 1.08 without (`bench/overhead.py --watchers 1`).
+        """
+        if latents.device.type == "cpu":
+            return self._project_array(latents[0].float().numpy())
         latents = latents[0].float()
         if latents.ndim == 2:
             # FLUX keeps latents packed: (tokens, channels x 2 x 2), one token per 2x2 patch
@@ -107,6 +120,17 @@ class LatentPreviewer:
         rgb = ((rgb + self.bias + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
         # One small device -> host copy.
         return rgb.cpu().numpy()
+
+    def _project_array(self, latents: np.ndarray) -> np.ndarray:
+        """`__call__` for one image's latents as a float32 array: the same steps in numpy."""
+        if latents.ndim == 2:  # packed FLUX latents, as in __call__
+            h = 2 * (int(self.height) // (self.vae_scale_factor * 2))
+            w = 2 * (int(self.width) // (self.vae_scale_factor * 2))
+            rgb = (latents @ self.packed_factors_array).reshape(h // 2, w // 2, 2, 2, 3)
+            rgb = rgb.transpose(0, 2, 1, 3, 4).reshape(h, w, 3)
+        else:
+            rgb = np.einsum("chw,cr->hwr", latents, self.factors_array)
+        return np.clip((rgb + self.bias_array + 1.0) * 127.5, 0, 255).astype(np.uint8)
 
 
     def pending(self, latents: torch.Tensor) -> "PendingPreview":
@@ -127,7 +151,8 @@ class PendingPreview:
 
     def __init__(self, previewer: LatentPreviewer, latents: torch.Tensor):
         self._previewer = previewer
-        self._latents = latents[:1].detach().clone()
+        # float32 here, on the denoising thread: the publisher's thread then runs no torch op on a CPU.
+        self._latents = latents[:1].detach().to(torch.float32, copy=True)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         rgb = self._previewer(self._latents)

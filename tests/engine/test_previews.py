@@ -74,3 +74,23 @@ def test_a_pending_preview_is_its_steps_latents_projected_when_read():
     latents.zero_()  # whatever happens to the pipeline's tensor after the step
     assert np.asarray(pending).dtype == np.uint8
     assert (np.asarray(pending) == expected).all()
+
+
+@pytest.mark.parametrize("family,channels", [("sd15", 4), ("sdxl", 4), ("flux", 16)])
+def test_on_the_cpu_it_is_the_same_projection_as_torchs(family, channels):
+    # On the CPU the projection runs in numpy (a torch op on the publisher's thread would start a
+    # second OpenMP team beside the denoising one): it must give what the device path computes.
+    previewer = LatentPreviewer(family, height=40, width=56)
+    latents = torch.randn(1, channels, 5, 7) * 2
+    reference = torch.einsum("chw,cr->hwr", latents[0], previewer.factors)
+    reference = ((reference + previewer.bias + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+    preview = previewer(latents)
+    assert preview.shape == (5, 7, 3) and preview.dtype == np.uint8
+    assert np.abs(preview.astype(int) - reference.astype(int)).max() <= 1  # float rounding
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_pending_preview_of_half_precision_latents_reads_as_the_float_ones(dtype):
+    previewer = LatentPreviewer("sd15", height=16, width=16)
+    latents = torch.randn(1, 4, 2, 2).to(dtype)
+    assert (np.asarray(previewer.pending(latents)) == previewer(latents.float())).all()
