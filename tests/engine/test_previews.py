@@ -82,8 +82,8 @@ def test_on_the_cpu_it_is_the_same_projection_as_torchs(family, channels):
     # second OpenMP team beside the denoising one): it must give what the device path computes.
     previewer = LatentPreviewer(family, height=40, width=56)
     latents = torch.randn(1, channels, 5, 7) * 2
-    reference = torch.einsum("chw,cr->hwr", latents[0], previewer.factors)
-    reference = ((reference + previewer.bias + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+    projected = torch.einsum("chw,cr->hwr", latents[0], previewer.factors)
+    reference = ((projected + previewer.bias + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
     preview = previewer(latents)
     assert preview.shape == (5, 7, 3) and preview.dtype == np.uint8
     assert np.abs(preview.astype(int) - reference.astype(int)).max() <= 1  # float rounding
