@@ -3,13 +3,13 @@
     END=$(( $(date +%s) + 430 )) OUT=out VARIANTS="b64:unet_256_batch=64;b128:unet_256_batch=128" \
         python bench/gpu_train.py
 
-For a short GPU lease, where the question is which plan to ship: it encodes one latent pool (the
-scenes `train.build_pool` draws, drawn on all cores), then runs each variant in its own process
-through `generation.builtin.train.Trainer`, resumed from the model folder (MODEL, default the shipped
-one). Each times its first steps, sizes its phase so that it ends by END with the cosine annealed
-(`unet_256_steps` = where it starts + the steps that fit), and writes `<OUT>/<name>.tar`: the EMA
-UNet (fp16), its `training.json` and loss log. Only the UNet changes; the decoder stays as shipped.
-`manage.py train_builtin --device cuda --plan ...` with the same fields trains the same phase in
+For a short GPU lease, where the question is which plan to ship: it encodes one latent pool
+(`train.build_pool`, as the trainer would), then runs each variant in its own process through
+`generation.builtin.train.Trainer`, resumed from the model folder (MODEL, default the shipped one).
+Each times its first steps, sizes its phase so that it ends by END with the cosine annealed
+(`unet_256_steps` = where it starts + the steps that fit), exports its folder and writes
+`<OUT>/<name>.tar`: the UNet, `training.json` and the loss log. Only the UNet changes; the decoder
+stays as shipped. `manage.py train_builtin --device cuda --plan ...` with the same fields trains the same phase in
 one process (and then re-runs the decoder phase). How the shipped UNet came from this:
 docs/builtin-model.md.
 
@@ -19,12 +19,11 @@ DEVICE (cuda), POOL (scenes, 16000), THREADS (per variant, 3), MODEL, WORK.
 import json
 import multiprocessing as mp
 import os
-import random
 import sys
 import tarfile
 import time
 import traceback
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,33 +45,16 @@ def say(*args):
     print(f"[{time.strftime('%H:%M:%S')} {END - time.time():5.0f}s left]", *args, flush=True)
 
 
-def draw(scene):
-    import numpy as np
-
-    from generation.builtin import shapes
-    return np.asarray(shapes.draw(scene, 256), dtype=np.uint8)
-
-
 def build_pool(path):
-    """The same scenes, in the same order, as train.build_pool draws for seed + 256."""
-    import numpy as np
+    """The trainer's 256-px pool, encoded once by the shipped VAE and shared by every variant."""
     from diffusers import AutoencoderKL
 
-    from generation.builtin import shapes
-    from generation.builtin.train import Plan
+    from generation.builtin import train
+    from generation.builtin.tokenizers import shapes_tokenizer
 
-    rng = random.Random(Plan().seed + 256)
-    scenes = [shapes.random_scene(rng) for _ in range(POOL)]
-    with mp.get_context("fork").Pool(min(16, os.cpu_count() or 2)) as workers:
-        arrays = workers.map(draw, scenes, chunksize=64)
-    say(f"drew {POOL} scenes")
     vae = AutoencoderKL.from_pretrained(MODEL, subfolder="vae", torch_dtype=torch.float32).to(DEVICE)
-    latents = []
-    with torch.no_grad():
-        for i in range(0, POOL, 256):
-            pixels = torch.from_numpy(np.stack(arrays[i:i + 256])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-            latents.append(vae.encode(pixels.to(DEVICE)).latent_dist.mean.half().cpu())
-    torch.save({"latents": torch.cat(latents), "captions": [s.caption for s in scenes]}, path)
+    train.build_pool(path, vae=vae, tokenizer=shapes_tokenizer(), size=256, count=POOL,
+                     seed=train.Plan().seed + 256, device=DEVICE)
     say(f"encoded the pool: {path}")
 
 
@@ -105,14 +87,10 @@ def variant(name, overrides, pool_path):
     trainer.plan = replace(trainer.plan, unet_256_steps=trainer.step + steps)
     say(name, f"{rate:.1f} steps/s; {steps} more steps to {trainer.plan.unet_256_steps} (from {start})")
     trainer.run(max_steps=steps, until_minutes=max(0.1, (END + 10 - time.time()) / 60))
-    folder = work / "export"
-    trainer.ema.to("cpu").to(torch.float16).save_pretrained(folder / "unet", safe_serialization=True)
-    (folder / "training.json").write_text(json.dumps(
-        {"plan": asdict(trainer.plan), "phase": trainer.phase, "step": trainer.step, "from": start,
-         "rate": rate}, indent=2) + "\n")
+    trainer.export(work / "export")  # the folder as it would ship; only its UNet travels back
     with tarfile.open(OUT / f"{name}.tar", "w") as tar:
-        tar.add(folder / "unet", arcname="unet")
-        tar.add(folder / "training.json", arcname="training.json")
+        for part in ("unet", "training.json"):
+            tar.add(work / "export" / part, arcname=part)
         tar.add(work / "train.log", arcname="train.log")
     say(name, f"done at step {trainer.step} ({trainer.step - start} steps)")
 

@@ -83,16 +83,18 @@ class LatentPreviewer:
                  latent_format: tuple[list, list | None] | None = None):
         factors, bias = latent_format or LATENT_FORMATS[family]
         self.height, self.width, self.vae_scale_factor = height, width, vae_scale_factor
-        self.factors = torch.tensor(factors, dtype=torch.float32, device=device)
-        self.bias = torch.tensor(bias or [0.0, 0.0, 0.0], dtype=torch.float32, device=device)
+        # Packed FLUX latents hold one token per 2x2 patch of this latent height and width.
+        self.packed_size = (2 * (int(height) // (vae_scale_factor * 2)), 2 * (int(width) // (vae_scale_factor * 2)))
+        # The projection as arrays (used for latents on the CPU, see __call__), and on the device.
+        self.factors_array = np.asarray(factors, dtype=np.float32)
+        self.bias_array = np.asarray(bias or [0.0, 0.0, 0.0], dtype=np.float32)
         # For packed FLUX latents, (channel, dy, dx) -> (dy, dx, rgb): the same factors for each of
         # a 2x2 patch's 4 pixels, so one matrix product projects all of them.
-        eye = torch.eye(4, dtype=torch.float32, device=device)
-        self.packed_factors = torch.einsum("cr,pq->cpqr", self.factors, eye).reshape(-1, 12)
-
-        # The same projection as arrays, for latents on the CPU (see __call__).
-        self.factors_array, self.bias_array = self.factors.cpu().numpy(), self.bias.cpu().numpy()
-        self.packed_factors_array = self.packed_factors.cpu().numpy()
+        self.packed_factors_array = np.einsum(
+            "cr,pq->cpqr", self.factors_array, np.eye(4, dtype=np.float32)).reshape(-1, 12)
+        self.factors, self.bias, self.packed_factors = (
+            torch.from_numpy(array).to(device) for array in
+            (self.factors_array, self.bias_array, self.packed_factors_array))
 
     @torch.no_grad()
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
@@ -106,12 +108,11 @@ class LatentPreviewer:
         if latents.device.type == "cpu":
             return self._project_array(latents[0].float().numpy())
         latents = latents[0].float()
+        h, w = self.packed_size
         if latents.ndim == 2:
             # FLUX keeps latents packed: (tokens, channels x 2 x 2), one token per 2x2 patch
             # (`FluxPipeline._pack_latents`). Project each patch's pixels, then lay the patches out:
             # moving 3 channels around is cheaper than unpacking 16.
-            h = 2 * (int(self.height) // (self.vae_scale_factor * 2))
-            w = 2 * (int(self.width) // (self.vae_scale_factor * 2))
             rgb = (latents @ self.packed_factors).view(h // 2, w // 2, 2, 2, 3)  # (row, column, dy, dx, rgb)
             rgb = rgb.permute(0, 2, 1, 3, 4).reshape(h, w, 3)
         else:
@@ -123,16 +124,14 @@ class LatentPreviewer:
 
     def _project_array(self, latents: np.ndarray) -> np.ndarray:
         """`__call__` for one image's latents as a float32 array: the same steps in numpy."""
-        if latents.ndim == 2:  # packed FLUX latents, as in __call__
-            h = 2 * (int(self.height) // (self.vae_scale_factor * 2))
-            w = 2 * (int(self.width) // (self.vae_scale_factor * 2))
+        h, w = self.packed_size
+        if latents.ndim == 2:
             # einsum, not `@`: numpy's matrix product would start BLAS threads of its own here.
             rgb = np.einsum("tk,kr->tr", latents, self.packed_factors_array).reshape(h // 2, w // 2, 2, 2, 3)
             rgb = rgb.transpose(0, 2, 1, 3, 4).reshape(h, w, 3)
         else:
             rgb = np.einsum("chw,cr->hwr", latents, self.factors_array)
         return np.clip((rgb + self.bias_array + 1.0) * 127.5, 0, 255).astype(np.uint8)
-
 
     def pending(self, latents: torch.Tensor) -> "PendingPreview":
         return PendingPreview(self, latents)
